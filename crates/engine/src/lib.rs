@@ -1,0 +1,3 @@
+//! kaudit-engine (placeholder until its issue lands).
+
+pub mod cli;

@@ -1,0 +1,1 @@
+//! kaudit-event (placeholder until its issue lands).

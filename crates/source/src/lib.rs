@@ -1,0 +1,1 @@
+//! kaudit-source (placeholder until its issue lands).
