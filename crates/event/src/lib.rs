@@ -1,1 +1,80 @@
-//! kaudit-event (placeholder until its issue lands).
+//! kaudit-event: the Kubernetes audit event model, its input framings, and the field table
+//! Falco's k8s-audit rules are evaluated against.
+//!
+//! # The model
+//!
+//! [`AuditEvent`] is a typed serde model of `audit.k8s.io/v1` `Event` (the `v1beta1` shape is
+//! accepted too). It borrows from the input: strings are [`Text`] (a `Cow` newtype, so serde
+//! really borrows when there are no escapes), numbers keep their original text ([`Number`]), and
+//! `requestObject` / `responseObject` stay `&RawValue` until a field needs them; they are then
+//! parsed once into a [`json::Node`] tree cached inside the event. The event keeps its raw
+//! JSON text ([`AuditEvent::raw_json`]) and its time ([`AuditEvent::timestamp_ns`],
+//! `stageTimestamp` in ns since the epoch).
+//!
+//! # Framings
+//!
+//! [`decode_document`] auto-detects the [`Framing`] (JSON lines, one `Event`, an `EventList`, a
+//! JSON array) and returns every event or per-event [`DecodeError`] (with line and byte offset).
+//! [`json_lines`] iterates a JSON-lines buffer lazily; a bad line does not stop the next ones.
+//! Events larger than [`DecodeOptions::max_event_size`] (default [`DEFAULT_MAX_EVENT_SIZE`],
+//! 4 MiB) are errors, never dropped silently.
+//!
+//! # The field table
+//!
+//! [`FIELDS`] lists every field: the `ka.*` fields of Falco's k8saudit plugin 0.18.0, the json
+//! plugin's `json.*` / `jevt.*`, and generic `evt.*` fields. [`K8sAuditSchema`] implements
+//! [`kaudit_condition::Schema`]: it resolves a name and argument once into a [`Field`] handle
+//! (extractor enum plus parsed argument). [`AuditEvent`] implements [`kaudit_condition::Event`]:
+//! `extract` pushes string values (an empty result means *missing*), following Falco's rules:
+//! everything is a string, numbers keep their text, objects and arrays are compact JSON in
+//! source order, JSON `null` is the string `"null"`, the first duplicate key wins, and an event
+//! without a top-level `auditID` has no `ka.*` values at all.
+//!
+//! # The compat switch
+//!
+//! For six fields Falco's k8saudit has acknowledged extraction bugs (`ka.sourceips`,
+//! `eff_run_as_user` / `eff_run_as_group`, `add_capabilities`, `ka.req.service.ports`,
+//! `image.repository`, `host_port`). By default ([`Compat::Correct`]) they extract the correct
+//! value; [`K8sAuditSchema::with_compat`]`(`[`Compat::Falco`]`)` reproduces upstream exactly.
+//! The generated reference `docs/fields.md` ([`fields_markdown`]) says what each does.
+//!
+//! ```
+//! use kaudit_condition::{Event, Schema, Values};
+//! use kaudit_event::{DecodeOptions, K8sAuditSchema, json_lines};
+//!
+//! let log = br#"{"auditID":"a1","verb":"get","user":{"username":"alice"},"stageTimestamp":"2024-01-02T03:04:05.123456Z"}"#;
+//! let schema = K8sAuditSchema::new();
+//! let user = schema.resolve("ka.user.name", None).unwrap().field;
+//! for item in json_lines(log, DecodeOptions::default()) {
+//!     let (pos, event) = item.unwrap();
+//!     let mut out = Values::new();
+//!     event.extract(&user, &mut out);
+//!     assert_eq!(format!("{:?}", out.as_slice()), r#"[Str("alice")]"#);
+//!     assert_eq!(event.timestamp_ns(), 1_704_164_645_123_456_000);
+//!     assert_eq!(pos.line, 1);
+//! }
+//! ```
+
+pub mod decode;
+mod docs;
+mod extract;
+pub mod fields;
+pub mod json;
+pub mod model;
+pub mod time;
+pub mod url;
+
+pub use decode::{
+    DEFAULT_MAX_EVENT_SIZE, DecodeError, DecodeErrorKind, DecodeOptions, Decoded, Document,
+    FALCO_MAX_EVENT_SIZE, Framing, JsonLines, Position, decode_document, decode_document_as,
+    decode_event, decode_event_at, detect_framing, json_lines,
+};
+pub use docs::fields_markdown;
+pub use extract::{extract, repository};
+pub use fields::{
+    ArgKind, Compat, ContainerList, Extractor, FIELDS, Field, FieldArg, FieldDef, K8sAuditSchema,
+    PodField,
+};
+pub use model::{
+    AuditEvent, EventList, Number, ObjectReference, ResponseStatus, StrMap, Text, UserInfo,
+};

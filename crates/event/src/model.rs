@@ -1,0 +1,341 @@
+//! The typed, borrowed `audit.k8s.io/v1` (and `v1beta1`) audit event model.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::json::Node;
+
+/// A JSON string borrowed from the input when it has no escapes, owned otherwise.
+///
+/// A newtype, because `#[serde(borrow)] Option<Cow<str>>` silently never borrows
+/// (serde-rs/serde#2016); the newtype makes serde call `borrow_cow_str`.
+#[derive(Clone, PartialEq, Eq, Hash, Default, Deserialize)]
+pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+impl Text<'_> {
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the text borrows from the input (no escapes were decoded).
+    #[must_use]
+    pub fn is_borrowed(&self) -> bool {
+        matches!(self.0, Cow::Borrowed(_))
+    }
+}
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A JSON number kept as its original text (`201`, `2.50`, `1e3`), as Falco renders it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Number<'a>(pub &'a str);
+
+impl fmt::Debug for Number<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Number<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: &'de RawValue = Deserialize::deserialize(d)?;
+        let t = raw.get();
+        if t.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            Ok(Number(t))
+        } else {
+            Err(de::Error::invalid_type(
+                de::Unexpected::Other(t),
+                &"a JSON number",
+            ))
+        }
+    }
+}
+
+/// A string-to-string map that keeps source order; on a duplicate key the first entry wins.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct StrMap<'a>(pub Vec<(Text<'a>, Text<'a>)>);
+
+impl StrMap<'_> {
+    /// The value of `key` (first occurrence).
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for StrMap<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| (k, v)))
+            .finish()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for StrMap<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = StrMap<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<StrMap<'a>, M::Error> {
+                let mut out: Vec<(Text<'a>, Text<'a>)> = Vec::new();
+                while let Some((k, v)) = m.next_entry::<Text<'a>, Text<'a>>()? {
+                    if out.iter().all(|(e, _)| e.as_str() != k.as_str()) {
+                        out.push((k, v));
+                    }
+                }
+                Ok(StrMap(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// The audit level (`None`, `Metadata`, `Request`, `RequestResponse`), kept as text.
+pub type Level<'a> = Text<'a>;
+
+/// Authenticated user information (`authentication/v1.UserInfo`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo<'a> {
+    /// The name that uniquely identifies this user among all active users (`ka.user.name`).
+    #[serde(borrow, default)]
+    pub username: Option<Text<'a>>,
+    /// A unique value that identifies this user across time.
+    #[serde(borrow, default)]
+    pub uid: Option<Text<'a>>,
+    /// The groups this user is a part of (`ka.user.groups`).
+    #[serde(borrow, default)]
+    pub groups: Option<Vec<Text<'a>>>,
+    /// Any additional information provided by the authenticator, kept as raw JSON.
+    #[serde(borrow, default)]
+    pub extra: Option<&'a RawValue>,
+}
+
+/// The object a request is about (`audit.k8s.io/v1.ObjectReference`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectReference<'a> {
+    /// The resource, e.g. `pods` (`ka.target.resource`).
+    #[serde(borrow, default)]
+    pub resource: Option<Text<'a>>,
+    /// The namespace, absent for cluster-scoped objects (`ka.target.namespace`).
+    #[serde(borrow, default)]
+    pub namespace: Option<Text<'a>>,
+    /// The object name (`ka.target.name`).
+    #[serde(borrow, default)]
+    pub name: Option<Text<'a>>,
+    /// The object UID.
+    #[serde(borrow, default)]
+    pub uid: Option<Text<'a>>,
+    /// The API group of the resource, empty for the core group.
+    #[serde(borrow, default)]
+    pub api_group: Option<Text<'a>>,
+    /// The API version of the resource.
+    #[serde(borrow, default)]
+    pub api_version: Option<Text<'a>>,
+    /// The resource version of the object.
+    #[serde(borrow, default)]
+    pub resource_version: Option<Text<'a>>,
+    /// The subresource, e.g. `exec` or `status` (`ka.target.subresource`).
+    #[serde(borrow, default)]
+    pub subresource: Option<Text<'a>>,
+}
+
+/// The response status (a subset of `meta/v1.Status`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseStatus<'a> {
+    /// The HTTP status code, as its original number text (`ka.response.code`).
+    #[serde(borrow, default)]
+    pub code: Option<Number<'a>>,
+    /// `Success` or `Failure`.
+    #[serde(borrow, default)]
+    pub status: Option<Text<'a>>,
+    /// A human-readable description of the status.
+    #[serde(borrow, default)]
+    pub message: Option<Text<'a>>,
+    /// A machine-readable reason, e.g. `Forbidden` (`ka.response.reason`).
+    #[serde(borrow, default)]
+    pub reason: Option<Text<'a>>,
+}
+
+/// One Kubernetes audit event (`audit.k8s.io/v1` `Event`, also accepting the `v1beta1` shape).
+///
+/// All strings borrow from the input when they contain no escapes; `requestObject` and
+/// `responseObject` stay raw JSON and are parsed into a tree on first use, at most once.
+/// The event also keeps its own raw JSON text ([`AuditEvent::raw_json`]).
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent<'a> {
+    /// `Event` (absent on some webhook payload items).
+    #[serde(borrow, default)]
+    pub kind: Option<Text<'a>>,
+    /// `audit.k8s.io/v1` or `audit.k8s.io/v1beta1`.
+    #[serde(borrow, default)]
+    pub api_version: Option<Text<'a>>,
+    /// The audit level at which the event was generated.
+    #[serde(borrow, default)]
+    pub level: Option<Level<'a>>,
+    /// Unique audit ID, generated for each request (`ka.auditid`). Without it Falco's k8saudit
+    /// extracts nothing, so every `ka.*` field is missing.
+    #[serde(borrow, default, rename = "auditID")]
+    pub audit_id: Option<Text<'a>>,
+    /// The request handling stage when this event was generated (`ka.stage`).
+    #[serde(borrow, default)]
+    pub stage: Option<Text<'a>>,
+    /// The request URI as sent by the client (`ka.uri`, `ka.uri.param[..]`).
+    #[serde(borrow, default, rename = "requestURI")]
+    pub request_uri: Option<Text<'a>>,
+    /// The Kubernetes verb, or the lowercase HTTP method for non-resource requests (`ka.verb`).
+    #[serde(borrow, default)]
+    pub verb: Option<Text<'a>>,
+    /// The authenticated user (`ka.user.*`).
+    #[serde(borrow, default)]
+    pub user: Option<UserInfo<'a>>,
+    /// The impersonated user, if any (`ka.impuser.name`).
+    #[serde(borrow, default)]
+    pub impersonated_user: Option<UserInfo<'a>>,
+    /// Source IPs of the request, originating client first (`ka.sourceips`, corrected).
+    #[serde(borrow, default, rename = "sourceIPs")]
+    pub source_ips: Option<Vec<Text<'a>>>,
+    /// The user agent reported by the client (`ka.useragent`).
+    #[serde(borrow, default)]
+    pub user_agent: Option<Text<'a>>,
+    /// The object the request targets (`ka.target.*`).
+    #[serde(borrow, default)]
+    pub object_ref: Option<ObjectReference<'a>>,
+    /// The response status (`ka.response.*`).
+    #[serde(borrow, default)]
+    pub response_status: Option<ResponseStatus<'a>>,
+    /// The request body, raw (levels `Request` and `RequestResponse` only).
+    #[serde(borrow, default)]
+    pub request_object: Option<&'a RawValue>,
+    /// The response body, raw (level `RequestResponse` only).
+    #[serde(borrow, default)]
+    pub response_object: Option<&'a RawValue>,
+    /// When the request reached the apiserver (RFC 3339, microseconds).
+    #[serde(borrow, default)]
+    pub request_received_timestamp: Option<Text<'a>>,
+    /// When the request reached the current stage; the event time (RFC 3339).
+    #[serde(borrow, default)]
+    pub stage_timestamp: Option<Text<'a>>,
+    /// `v1beta1` only: the time the event was generated.
+    #[serde(borrow, default)]
+    pub timestamp: Option<Text<'a>>,
+    /// Unstructured key-value annotations (`ka.auth.*`, `ka.cluster.name`, ...).
+    #[serde(borrow, default)]
+    pub annotations: Option<StrMap<'a>>,
+
+    /// The event's own JSON text.
+    #[serde(skip)]
+    pub(crate) raw: &'a str,
+    /// The event time in ns since the epoch (see [`AuditEvent::timestamp_ns`]).
+    #[serde(skip)]
+    pub(crate) time_ns: u64,
+    /// Lazily parsed `requestObject` tree (`None` inside: absent or unparsable).
+    #[serde(skip)]
+    pub(crate) request_tree: OnceCell<Option<Node<'a>>>,
+    /// Lazily parsed `responseObject` tree.
+    #[serde(skip)]
+    pub(crate) response_tree: OnceCell<Option<Node<'a>>>,
+    /// Lazily parsed tree of the whole event (for `jevt.value`).
+    #[serde(skip)]
+    pub(crate) doc_tree: OnceCell<Option<Node<'a>>>,
+}
+
+impl fmt::Debug for AuditEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditEvent")
+            .field("audit_id", &self.audit_id)
+            .field("stage", &self.stage)
+            .field("verb", &self.verb)
+            .field("request_uri", &self.request_uri)
+            .field("user", &self.user)
+            .field("object_ref", &self.object_ref)
+            .field("response_status", &self.response_status)
+            .field("time_ns", &self.time_ns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> AuditEvent<'a> {
+    /// The event's own JSON text, exactly as it appeared in the input (for an `EventList` or
+    /// array item: the item's text). This is what `evt.plugininfo` shows.
+    #[must_use]
+    pub fn raw_json(&self) -> &'a str {
+        self.raw
+    }
+
+    /// The event time in nanoseconds since the Unix epoch: `stageTimestamp`, falling back to
+    /// `requestReceivedTimestamp`, then the `v1beta1` `timestamp`, then 0 when none is present.
+    #[must_use]
+    pub fn timestamp_ns(&self) -> u64 {
+        self.time_ns
+    }
+
+    /// The parsed `requestObject` (parsed on first call, cached).
+    #[must_use]
+    pub fn request_tree(&self) -> Option<&Node<'a>> {
+        self.request_tree
+            .get_or_init(|| self.request_object.and_then(|r| Node::parse(r.get())))
+            .as_ref()
+    }
+
+    /// The parsed `responseObject` (parsed on first call, cached).
+    #[must_use]
+    pub fn response_tree(&self) -> Option<&Node<'a>> {
+        self.response_tree
+            .get_or_init(|| self.response_object.and_then(|r| Node::parse(r.get())))
+            .as_ref()
+    }
+
+    /// The whole event as a tree (parsed on first call, cached); used by `jevt.value`.
+    #[must_use]
+    pub fn document_tree(&self) -> Option<&Node<'a>> {
+        self.doc_tree.get_or_init(|| Node::parse(self.raw)).as_ref()
+    }
+
+    /// Whether `requestObject` has been parsed already (for tests and benchmarks).
+    #[must_use]
+    pub fn request_tree_parsed(&self) -> bool {
+        self.request_tree.get().is_some()
+    }
+}
+
+/// `audit.k8s.io/v1` `EventList`, as the webhook backend posts it; items kept raw.
+#[derive(Debug, Deserialize)]
+pub struct EventList<'a> {
+    /// `EventList`.
+    #[serde(borrow, default)]
+    pub kind: Option<Text<'a>>,
+    /// `audit.k8s.io/v1`.
+    #[serde(borrow, default, rename = "apiVersion")]
+    pub api_version: Option<Text<'a>>,
+    /// The events, each kept as its raw JSON text.
+    #[serde(borrow, default)]
+    pub items: Vec<&'a RawValue>,
+}

@@ -1,0 +1,74 @@
+//! Every upstream trace file decodes (except the one deliberately broken input).
+
+use std::path::{Path, PathBuf};
+
+use kaudit_event::{DecodeErrorKind, DecodeOptions, decode_document};
+
+const UPSTREAM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/upstream");
+
+fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            json_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+}
+
+fn all_traces() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for sub in [
+        "falco-k8s-audit-tests/trace_files",
+        "falco-psp-traces",
+        "falcosecurity-testing-k8saudit",
+    ] {
+        json_files(&Path::new(UPSTREAM).join(sub), &mut v);
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn every_upstream_trace_decodes() {
+    let files = all_traces();
+    assert_eq!(files.len(), 79, "trace file count changed");
+    let mut events = 0;
+    let mut framings = std::collections::BTreeMap::new();
+    for f in &files {
+        let buf = std::fs::read(f).unwrap();
+        let doc = decode_document(&buf, &DecodeOptions::default()).unwrap();
+        *framings.entry(format!("{:?}", doc.framing)).or_insert(0) += 1;
+        let name = f.file_name().unwrap().to_string_lossy();
+        if name == "fal_01_003.json" {
+            // `{"kind": 0}`: a deliberately broken input (kind has the wrong type).
+            assert_eq!(doc.events.len(), 1);
+            let err = doc.events[0].as_ref().unwrap_err();
+            assert_eq!((err.line, err.offset), (1, 9), "{err}");
+            assert!(
+                matches!(&err.kind, DecodeErrorKind::Json(m) if m.contains("invalid type: integer `0`")),
+                "{err}"
+            );
+            continue;
+        }
+        assert!(!doc.events.is_empty(), "{}", f.display());
+        for ev in &doc.events {
+            let (_, ev) = ev
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            assert!(ev.audit_id.is_some(), "{}", f.display());
+            assert!(
+                ev.timestamp_ns() > 1_500_000_000_000_000_000,
+                "{}",
+                f.display()
+            );
+            events += 1;
+        }
+    }
+    assert_eq!(events, 83);
+    assert_eq!(format!("{framings:?}"), r#"{"Event": 78, "JsonLines": 1}"#);
+}
