@@ -6,10 +6,104 @@
 //! text --parse--> Ast --expand--> Ast (no macro refs) --compile(Schema)--> Program --matches(Event)--> bool
 //! ```
 //!
-//! The crate knows nothing of Kubernetes, YAML, AWS or async. Embedders implement two traits:
-//! [`Schema`] resolves a field name (and optional argument) to a name-free handle at compile time,
-//! and [`Event`] answers the values of such a handle at evaluation time.
+//! - [`parse`] (module [`syntax`]) reads libsinsp's filter syntax into an [`Ast`] with byte spans;
+//!   `Display` prints canonical text that re-parses to an equal tree, and
+//!   [`Ast::falco_string`] prints Falco's `condition_compiled` form.
+//! - [`expand()`] replaces macro references by the macros' trees (loops, unknown names and depth
+//!   are errors), keeping each node's provenance.
+//! - [`compile()`] binds field names through a [`Schema`], checks operators against field types
+//!   and pre-builds the right-hand sides into a flat [`Program`].
+//! - [`Program::matches`] evaluates it on any [`Event`]; it cannot fail.
+//!
+//! Every error type has a `render(source)` that prints the message with a caret under the span.
+//!
+//! The crate knows nothing of Kubernetes, YAML, AWS or async, and does no IO. Embedders implement
+//! two traits: [`Schema`] resolves a field name (and optional argument) to a name-free handle at
+//! compile time, and [`Event`] answers the values of such a handle at evaluation time.
+//!
+//! ```
+//! use std::borrow::Cow;
+//! use kaudit_condition::{compile, parse, Event, FieldError, FieldInfo, Schema, Value, ValueType, Values};
+//!
+//! struct Req { verb: &'static str, resource: &'static str }
+//! #[derive(Clone, Debug)]
+//! enum F { Verb, Resource }
+//! struct S;
+//! impl Schema for S {
+//!     type Field = F;
+//!     fn resolve(&self, name: &str, _arg: Option<&str>) -> Result<FieldInfo<F>, FieldError> {
+//!         let field = match name { "ka.verb" => F::Verb, "ka.target.resource" => F::Resource, _ => return Err(FieldError::Unknown) };
+//!         Ok(FieldInfo { field, ty: ValueType::Str, list: false })
+//!     }
+//! }
+//! impl Event<F> for Req {
+//!     fn extract<'a>(&'a self, f: &F, out: &mut Values<'a>) {
+//!         let v = match f { F::Verb => self.verb, F::Resource => self.resource };
+//!         out.push(Value::Str(Cow::Borrowed(v)));
+//!     }
+//! }
+//! let ast = parse("ka.verb = create and ka.target.resource in (secrets, configmaps)").unwrap();
+//! let program = compile(&ast, &S).unwrap();
+//! assert!(program.matches(&Req { verb: "create", resource: "secrets" }));
+//! assert!(!program.matches(&Req { verb: "get", resource: "secrets" }));
+//! ```
 
+pub mod compile;
+pub mod eval;
+pub mod expand;
+mod glob;
+pub mod render;
 pub mod schema;
+pub mod syntax;
 
+pub use compile::{CompileError, CompileErrorKind, Program, compile, operator_allowed};
+pub use expand::{
+    ExpandError, ExpandErrorKind, ExpandOptions, MacroLookup, NoMacros, expand, expand_with,
+};
+pub use glob::Glob;
 pub use schema::{Event, FieldError, FieldInfo, Schema, Value, ValueType, Values};
+pub use syntax::{
+    Ast, Check, CheckRef, Expr, ExprKind, FieldRef, Ident, Literal, Modifier, Operand, OperandKind,
+    Operator, Origin, ParseError, ParseErrorKind, ParseOptions, Rhs, Span, Transform, Transformer,
+    falco_line_col, parse, parse_with,
+};
+
+/// Any error of the pipeline, for callers that run several stages.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// From [`parse`].
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// From [`expand()`].
+    #[error(transparent)]
+    Expand(#[from] ExpandError),
+    /// From [`compile()`].
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+}
+
+impl Error {
+    /// Renders the error with a caret under its span in `source` (the condition text).
+    #[must_use]
+    pub fn render(&self, source: &str) -> String {
+        match self {
+            Error::Parse(e) => e.render(source),
+            Error::Expand(e) => e.render(source),
+            Error::Compile(e) => e.render(source),
+        }
+    }
+}
+
+/// Parses, expands and compiles in one call (Falco's rule depth limit, 1000).
+///
+/// # Errors
+/// The first [`Error`] of any stage.
+pub fn build<S: Schema>(
+    text: &str,
+    macros: &impl MacroLookup,
+    schema: &S,
+) -> Result<Program<S::Field>, Error> {
+    let ast = parse_with(text, &ParseOptions::falco_rules())?;
+    let expanded = expand(&ast, macros)?;
+    Ok(compile(&expanded, schema)?)
+}

@@ -24,6 +24,12 @@ pub enum ValueType {
     Uint,
     /// A boolean.
     Bool,
+    /// An IPv4 or IPv6 address (libsinsp `PT_IPADDR`), extracted as text. Allows only
+    /// `exists = != in intersects`; the right-hand side must parse as an address.
+    IpAddr,
+    /// An IP network in CIDR notation (libsinsp `PT_IPNET`), extracted as text. Same operators
+    /// as [`ValueType::IpAddr`].
+    IpNet,
 }
 
 /// What a schema knows about a resolved field.
