@@ -66,14 +66,22 @@ pub(crate) fn hex_number(i: &str) -> IResult<&str, &str> {
 
 /// A decimal number, optionally signed, with an optional fraction and a signed exponent.
 pub(crate) fn number(i: &str) -> IResult<&str, &str> {
-    recognize((
-        opt(one_of("+-")),
+    let (rest, _) = opt(one_of("+-")).parse(i)?;
+    let (rest, _) = digit1(rest)?;
+    let rest = rest.strip_prefix('.').unwrap_or(rest);
+    let (rest, _) = digit0(rest)?;
+    let rest = match (
+        one_of::<_, _, nom::error::Error<&str>>("eE"),
+        one_of("+-"),
         digit1,
-        opt(char('.')),
-        digit0,
-        opt((one_of("eE"), one_of("+-"), digit1)),
-    ))
-    .parse(i)
+    )
+        .parse(rest)
+    {
+        Ok((r, _)) => r,
+        Err(_) => rest,
+    };
+    let len = i.len() - rest.len();
+    Ok((rest, &i[..len]))
 }
 
 /// Whether `s` is entirely one number or hex number token.
@@ -120,6 +128,8 @@ mod tests {
         assert_eq!(field_name("a.b.1"), Ok((".1", "a.b")));
         assert_eq!(number("-0.1222e+10x"), Ok(("x", "-0.1222e+10")));
         assert_eq!(number("1e5"), Ok(("e5", "1")));
+        assert_eq!(number("1.2"), Ok(("", "1.2")));
+        assert_eq!(number("+1.e-3 "), Ok((" ", "+1.e-3")));
         assert_eq!(hex_number("0xAAA.1"), Ok((".1", "0xAAA")));
         assert_eq!(bare_str("/var/lo);g"), Ok((");g", "/var/lo")));
         assert_eq!(quoted(r#""a\"b" x"#), Some((" x", r#""a\"b""#)));
