@@ -18,6 +18,42 @@ pub const DEFAULT_MAX_EVENT_SIZE: usize = 4 * 1024 * 1024;
 /// Falco's own `maxEventSize` default (for a strict Falco-compatible configuration).
 pub const FALCO_MAX_EVENT_SIZE: usize = 262_144;
 
+/// Maximum nesting depth of an event, counting the event object as level 1 (serde_json's own
+/// limit for the typed parts is the same 128).
+pub const MAX_DEPTH: usize = 128;
+
+/// Offset (inside `raw`) of the first bracket deeper than `limit` levels, if any.
+fn too_deep(raw: &str, limit: usize) -> Option<usize> {
+    let b = raw.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                // Skip the string, honouring backslash escapes.
+                i += 1;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' => i += 2,
+                        b'"' => break,
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Decoding options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodeOptions {
@@ -76,6 +112,12 @@ pub enum DecodeErrorKind {
     /// The value is not a JSON object.
     #[error("expected a JSON object for an audit event")]
     NotAnObject,
+    /// `requestObject`, `responseObject` or `user.extra` nest deeper than the limit.
+    #[error("JSON nested deeper than {max} levels")]
+    TooDeep {
+        /// The limit ([`MAX_DEPTH`]).
+        max: usize,
+    },
     /// A timestamp that is present but not RFC 3339 (or before 1970).
     #[error("invalid timestamp in `{field}`: {value:?}")]
     BadTimestamp {
@@ -153,8 +195,33 @@ pub fn decode_event_at<'a>(
     if !trimmed.starts_with('{') {
         return Err(err(DecodeErrorKind::NotAnObject));
     }
-    let mut ev: AuditEvent<'a> =
-        serde_json::from_str(text).map_err(|e| json_error(text, base, &e))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = AuditEvent::deserialize(crate::firstwins::FirstWins(&mut de))
+        .and_then(|ev| de.end().map(|()| ev));
+    let mut ev: AuditEvent<'a> = parsed.map_err(|e| json_error(text, base, &e))?;
+    let raws = [
+        ev.request_object,
+        ev.response_object,
+        ev.user.as_ref().and_then(|u| u.extra),
+    ];
+    for raw in raws.into_iter().flatten() {
+        // serde_json does not apply its recursion limit to `RawValue`s; we do, one level is
+        // taken by the event object itself.
+        if let Some(at) = too_deep(raw.get(), MAX_DEPTH - 1) {
+            let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize + at;
+            let p = place(text, base, 1, 1);
+            let line = p.line
+                + text.as_bytes()[..offset]
+                    .iter()
+                    .filter(|&&c| c == b'\n')
+                    .count();
+            return Err(DecodeError {
+                line,
+                offset: base.offset + offset,
+                kind: DecodeErrorKind::TooDeep { max: MAX_DEPTH },
+            });
+        }
+    }
     ev.raw = text.trim_matches([' ', '\t', '\n', '\r']);
     ev.time_ns = 0;
     for (field, value) in [

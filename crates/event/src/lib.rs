@@ -59,6 +59,7 @@ pub mod decode;
 mod docs;
 mod extract;
 pub mod fields;
+mod firstwins;
 pub mod json;
 pub mod model;
 pub mod time;
@@ -66,8 +67,8 @@ pub mod url;
 
 pub use decode::{
     DEFAULT_MAX_EVENT_SIZE, DecodeError, DecodeErrorKind, DecodeOptions, Decoded, Document,
-    FALCO_MAX_EVENT_SIZE, Framing, JsonLines, Position, decode_document, decode_document_as,
-    decode_event, decode_event_at, detect_framing, json_lines,
+    FALCO_MAX_EVENT_SIZE, Framing, JsonLines, MAX_DEPTH, Position, decode_document,
+    decode_document_as, decode_event, decode_event_at, detect_framing, json_lines,
 };
 pub use docs::fields_markdown;
 pub use extract::{extract, repository};

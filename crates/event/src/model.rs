@@ -13,9 +13,31 @@ use crate::json::Node;
 /// A JSON string borrowed from the input when it has no escapes, owned otherwise.
 ///
 /// A newtype, because `#[serde(borrow)] Option<Cow<str>>` silently never borrows
-/// (serde-rs/serde#2016); the newtype makes serde call `borrow_cow_str`.
-#[derive(Clone, PartialEq, Eq, Hash, Default, Deserialize)]
-pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+/// (serde-rs/serde#2016); this type's own `Deserialize` takes `visit_borrowed_str` as a borrow.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
 
 impl Text<'_> {
     /// The text.

@@ -263,6 +263,10 @@ const CASES: &[Case] = &[
     ("no_audit_id", "ka.req.binding.subject.has_name[x]", Both, None),
 ];
 
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a missing data file is a test bug"
+)]
 fn load(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/tests/data/{name}.json",
@@ -271,6 +275,7 @@ fn load(name: &str) -> String {
     .unwrap()
 }
 
+#[expect(clippy::unwrap_used, reason = "test helper: the case table is ours")]
 fn split(field: &str) -> (&str, Option<&str>) {
     match field.split_once('[') {
         Some((n, rest)) => (n, Some(rest.strip_suffix(']').unwrap())),
