@@ -694,7 +694,8 @@ fn compile_regex(pat: &[u8], span: Span, ctx: &Ctx<'_>) -> R<regex::bytes::Regex
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().last().unwrap_or(s).trim().to_owned()
+    let last = s.lines().last().unwrap_or(s).trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_owned()
 }
 
 fn list_test<F>(op: Operator, ty: ValueType, items: &[Literal], ctx: &Ctx<'_>) -> R<Test<F>> {
