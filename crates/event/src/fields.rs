@@ -971,3 +971,87 @@ impl Schema for K8sAuditSchema {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(name: &str, arg: Option<&str>) -> Result<FieldInfo<Field>, FieldError> {
+        K8sAuditSchema::new().resolve(name, arg)
+    }
+
+    #[test]
+    fn resolve_errors_like_falco() {
+        assert_eq!(resolve("ka.nope", None).unwrap_err(), FieldError::Unknown);
+        assert_eq!(
+            resolve("ka.uri.param", None).unwrap_err(),
+            FieldError::ArgumentRequired
+        );
+        assert_eq!(
+            resolve("jevt.value", None).unwrap_err(),
+            FieldError::ArgumentRequired
+        );
+        assert_eq!(
+            resolve("ka.verb", Some("x")).unwrap_err(),
+            FieldError::ArgumentNotAllowed
+        );
+        for bad in ["01", "-1", "a", "", "1.0", " 1"] {
+            assert_eq!(
+                resolve("ka.req.pod.containers.image", Some(bad)).unwrap_err(),
+                FieldError::InvalidIndex,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn resolve_handles() {
+        let f = resolve("ka.req.pod.containers.image", Some("0")).unwrap();
+        assert_eq!((f.ty, f.list), (ValueType::Str, true));
+        assert_eq!(f.field.arg(), &FieldArg::Index(0));
+        assert_eq!(f.field.name(), "ka.req.pod.containers.image");
+        let f = resolve("ka.req.pod.containers.image", None).unwrap();
+        assert_eq!(f.field.arg(), &FieldArg::None);
+        let f = resolve("jevt.value", Some("/a~1b/c~0d/0")).unwrap();
+        assert_eq!(
+            f.field.arg(),
+            &FieldArg::Pointer(vec!["a/b".into(), "c~d".into(), "0".into()].into_boxed_slice())
+        );
+        let f = resolve("ka.uri.param", Some("watch")).unwrap();
+        assert_eq!(
+            (f.field.arg(), f.list),
+            (&FieldArg::Key("watch".into()), false)
+        );
+        let f = K8sAuditSchema::with_compat(Compat::Falco)
+            .resolve("ka.sourceips", Some("4294967295"))
+            .unwrap();
+        assert_eq!(
+            (f.field.compat(), f.field.arg()),
+            (Compat::Falco, &FieldArg::Index(u32::MAX))
+        );
+        assert_eq!(
+            resolve("ka.sourceips", Some("4294967296")).unwrap_err(),
+            FieldError::InvalidIndex
+        );
+        assert_eq!(resolve("evt.rawtime", None).unwrap().ty, ValueType::Uint);
+    }
+
+    #[test]
+    fn table_is_consistent() {
+        let names: std::collections::BTreeSet<&str> = FIELDS.iter().map(|d| d.name).collect();
+        assert_eq!(names.len(), FIELDS.len(), "duplicate field names");
+        assert_eq!(
+            FIELDS.iter().filter(|d| d.name.starts_with("ka.")).count(),
+            100
+        );
+        assert_eq!(
+            FIELDS.iter().filter(|d| d.falco_differs.is_some()).count(),
+            16
+        );
+        for d in &FIELDS {
+            assert!(d.desc.ends_with('.'), "{}", d.name);
+            // Index arguments only make sense on list fields.
+            assert!(d.arg != ArgKind::Index || d.list, "{}", d.name);
+        }
+    }
+}
