@@ -1046,7 +1046,7 @@ mod tests {
         );
         assert_eq!(
             FIELDS.iter().filter(|d| d.falco_differs.is_some()).count(),
-            16
+            17
         );
         for d in &FIELDS {
             assert!(d.desc.ends_with('.'), "{}", d.name);
