@@ -456,7 +456,6 @@ impl<'a> Parser<'a> {
 }
 
 /// Writes `text` as a JSON string literal (used by the sample generator).
-#[allow(dead_code, reason = "used by the sample generator")]
 pub(crate) fn push_quoted(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {

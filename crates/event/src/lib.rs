@@ -62,6 +62,7 @@ pub mod fields;
 mod firstwins;
 pub mod json;
 pub mod model;
+pub mod sample;
 pub mod time;
 pub mod url;
 
