@@ -66,6 +66,34 @@ impl std::ops::Deref for Text<'_> {
     }
 }
 
+/// `Option<Text>` where a JSON `null` is the present text `"null"` (as Falco renders it), not
+/// absence. Used on the string fields k8saudit extracts.
+fn nullable<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Text<'a>>, D::Error> {
+    struct V<'a>(std::marker::PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        type Value = Option<Text<'a>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Some(Text(Cow::Borrowed("null"))))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            self.visit_unit()
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Text(Cow::Borrowed(v))))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Text(Cow::Owned(v.to_owned()))))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Text(Cow::Owned(v))))
+        }
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
+}
+
 /// A JSON number kept as its original text (`201`, `2.50`, `1e3`), as Falco renders it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Number<'a>(pub &'a str);
@@ -144,7 +172,7 @@ pub type Level<'a> = Text<'a>;
 #[serde(rename_all = "camelCase")]
 pub struct UserInfo<'a> {
     /// The name that uniquely identifies this user among all active users (`ka.user.name`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     pub username: Option<Text<'a>>,
     /// A unique value that identifies this user across time.
     #[serde(borrow, default)]
@@ -162,13 +190,13 @@ pub struct UserInfo<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct ObjectReference<'a> {
     /// The resource, e.g. `pods` (`ka.target.resource`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     pub resource: Option<Text<'a>>,
     /// The namespace, absent for cluster-scoped objects (`ka.target.namespace`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     pub namespace: Option<Text<'a>>,
     /// The object name (`ka.target.name`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     pub name: Option<Text<'a>>,
     /// The object UID.
     #[serde(borrow, default)]
@@ -183,7 +211,7 @@ pub struct ObjectReference<'a> {
     #[serde(borrow, default)]
     pub resource_version: Option<Text<'a>>,
     /// The subresource, e.g. `exec` or `status` (`ka.target.subresource`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     pub subresource: Option<Text<'a>>,
 }
 
@@ -201,7 +229,7 @@ pub struct ResponseStatus<'a> {
     #[serde(borrow, default)]
     pub message: Option<Text<'a>>,
     /// A machine-readable reason, e.g. `Forbidden` (`ka.response.reason`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     pub reason: Option<Text<'a>>,
 }
 
@@ -224,16 +252,16 @@ pub struct AuditEvent<'a> {
     pub level: Option<Level<'a>>,
     /// Unique audit ID, generated for each request (`ka.auditid`). Without it Falco's k8saudit
     /// extracts nothing, so every `ka.*` field is missing.
-    #[serde(borrow, default, rename = "auditID")]
+    #[serde(borrow, default, deserialize_with = "nullable", rename = "auditID")]
     pub audit_id: Option<Text<'a>>,
     /// The request handling stage when this event was generated (`ka.stage`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     pub stage: Option<Text<'a>>,
     /// The request URI as sent by the client (`ka.uri`, `ka.uri.param[..]`).
-    #[serde(borrow, default, rename = "requestURI")]
+    #[serde(borrow, default, deserialize_with = "nullable", rename = "requestURI")]
     pub request_uri: Option<Text<'a>>,
     /// The Kubernetes verb, or the lowercase HTTP method for non-resource requests (`ka.verb`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     pub verb: Option<Text<'a>>,
     /// The authenticated user (`ka.user.*`).
     #[serde(borrow, default)]
@@ -245,7 +273,7 @@ pub struct AuditEvent<'a> {
     #[serde(borrow, default, rename = "sourceIPs")]
     pub source_ips: Option<Vec<Text<'a>>>,
     /// The user agent reported by the client (`ka.useragent`).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     pub user_agent: Option<Text<'a>>,
     /// The object the request targets (`ka.target.*`).
     #[serde(borrow, default)]

@@ -56,7 +56,7 @@ fn a_bad_line_does_not_stop_the_next_ones() {
     assert_eq!((line, off), (6, 116 + 11));
     assert_eq!(
         json_msg(&kind),
-        "invalid type: integer `7`, expected a string at line 1 column 12"
+        "invalid type: integer `7`, expected a string or null at line 1 column 12"
     );
     assert_eq!(s[4], Err((7, 131, DecodeErrorKind::NotAnObject)));
     assert_eq!(
@@ -313,4 +313,22 @@ fn first_duplicate_key_wins_in_typed_parts() {
     assert_eq!(user.groups.as_ref().unwrap().len(), 1);
     assert_eq!(ev.annotations.as_ref().unwrap().get("k"), Some("1"));
     assert!(ev.audit_id.as_ref().unwrap().is_borrowed());
+}
+
+#[test]
+fn json_null_in_extracted_string_fields_is_the_text_null() {
+    let ev = decode_event(
+        r#"{"auditID":"n","verb":null,"user":{"username":null,"groups":["g"]},"objectRef":{"namespace":null},"impersonatedUser":null}"#,
+        &DecodeOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(ev.verb.as_deref(), Some("null"));
+    assert_eq!(ev.user.as_ref().unwrap().username.as_deref(), Some("null"));
+    assert_eq!(
+        ev.object_ref.as_ref().unwrap().namespace.as_deref(),
+        Some("null")
+    );
+    assert_eq!(ev.object_ref.as_ref().unwrap().name.as_deref(), None);
+    assert!(ev.impersonated_user.is_none());
+    assert!(ev.stage.is_none());
 }
