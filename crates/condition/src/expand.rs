@@ -55,11 +55,17 @@ impl MacroLookup for NoMacros {
 pub struct ExpandOptions {
     /// How many macros may be nested inside each other.
     pub max_depth: u32,
+    /// How deeply the expanded tree may nest (boolean nodes), so later recursive stages stay
+    /// within the stack.
+    pub max_nesting: u32,
 }
 
 impl Default for ExpandOptions {
     fn default() -> Self {
-        Self { max_depth: 64 }
+        Self {
+            max_depth: 64,
+            max_nesting: 256,
+        }
     }
 }
 
@@ -101,6 +107,9 @@ pub enum ExpandErrorKind {
     /// More than [`ExpandOptions::max_depth`] macros nested.
     #[error("exceeded max macro expansion depth of {0}")]
     DepthExceeded(u32),
+    /// The expanded tree nests deeper than [`ExpandOptions::max_nesting`].
+    #[error("expanded condition nests deeper than {0} levels")]
+    NestingExceeded(u32),
 }
 
 /// Replaces every macro reference in `ast` with the macro's tree, recursively.
@@ -122,7 +131,7 @@ pub fn expand_with(
     options: &ExpandOptions,
 ) -> Result<Ast, ExpandError> {
     let mut stack = Vec::new();
-    let expr = expand_expr(&ast.expr, None, macros, options, &mut stack)?;
+    let expr = expand_expr(&ast.expr, None, macros, options, &mut stack, 0)?;
     Ok(Ast {
         expr,
         source: ast.source.clone(),
@@ -135,21 +144,30 @@ fn expand_expr(
     macros: &impl MacroLookup,
     options: &ExpandOptions,
     stack: &mut Vec<String>,
+    nesting: u32,
 ) -> Result<Expr, ExpandError> {
     let node_origin = e.origin.clone().or_else(|| origin.cloned());
+    if nesting >= options.max_nesting {
+        return Err(ExpandError {
+            kind: ExpandErrorKind::NestingExceeded(options.max_nesting),
+            span: e.span,
+            origin: node_origin,
+        });
+    }
+    let n = nesting + 1;
     let kind = match &e.kind {
         ExprKind::And(c) => ExprKind::And(
             c.iter()
-                .map(|c| expand_expr(c, origin, macros, options, stack))
+                .map(|c| expand_expr(c, origin, macros, options, stack, n))
                 .collect::<Result<_, _>>()?,
         ),
         ExprKind::Or(c) => ExprKind::Or(
             c.iter()
-                .map(|c| expand_expr(c, origin, macros, options, stack))
+                .map(|c| expand_expr(c, origin, macros, options, stack, n))
                 .collect::<Result<_, _>>()?,
         ),
         ExprKind::Not(c) => {
-            ExprKind::Not(Box::new(expand_expr(c, origin, macros, options, stack)?))
+            ExprKind::Not(Box::new(expand_expr(c, origin, macros, options, stack, n)?))
         }
         ExprKind::Check(c) => ExprKind::Check(c.clone()),
         ExprKind::Macro(id) => {
@@ -174,7 +192,14 @@ fn expand_expr(
                 parent: node_origin.clone(),
             });
             stack.push(id.name.clone());
-            let r = expand_expr(&m.expr, Some(&child_origin), macros, options, stack);
+            let r = expand_expr(
+                &m.expr,
+                Some(&child_origin),
+                macros,
+                options,
+                stack,
+                nesting,
+            );
             stack.pop();
             return r;
         }

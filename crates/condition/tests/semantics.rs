@@ -398,6 +398,26 @@ fn limits_do_not_overflow_the_stack() {
     macros.insert("m100".into(), parse("s.a exists").unwrap());
     let e = expand(&parse("m0").unwrap(), &macros).unwrap_err();
     assert_eq!(e.to_string(), "exceeded max macro expansion depth of 64");
+
+    // 30 macros of 10 nested `and`s each: within the macro depth, beyond the nesting limit.
+    let mut macros: HashMap<String, Ast> = HashMap::new();
+    for i in 0..30 {
+        let inner = if i == 29 {
+            "s.a exists".to_owned()
+        } else {
+            format!("d{}", i + 1)
+        };
+        let text = format!("{}{inner}{}", "(s.a exists and ".repeat(10), ")".repeat(10));
+        macros.insert(
+            format!("d{i}"),
+            parse_with(&text, &ParseOptions::falco_rules()).unwrap(),
+        );
+    }
+    let e = expand(&parse("d0").unwrap(), &macros).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "expanded condition nests deeper than 256 levels"
+    );
 }
 
 #[test]
