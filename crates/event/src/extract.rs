@@ -235,10 +235,8 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
                 }
             }
         }
-        E::Volumes(p) => {
-            let mut path = vec!["spec", "volumes"];
-            path.extend_from_slice(p);
-            for v in skip_nil(recursive(req(), &path, idx)) {
+        E::Volumes(path) => {
+            for v in skip_nil(recursive(req(), path, idx)) {
                 push(out, v.to_falco_string());
             }
         }

@@ -137,7 +137,7 @@ pub enum Extractor {
     RequestList(&'static [&'static str]),
     /// `requestObject.spec.ports`.
     ServicePorts,
-    /// `R(requestObject.spec.volumes.<path>)`, SkipNil.
+    /// `R(requestObject.<path>)` (a path under `spec.volumes`), SkipNil.
     Volumes(&'static [&'static str]),
     /// The keys of each volume except `name`.
     VolumeType,
@@ -620,14 +620,14 @@ const BASE: [FieldDef; 56] = [
         true,
         Index,
         "For a pod, the path of every hostPath volume; `[N]` selects volume N.",
-        E::Volumes(&["hostPath", "path"]),
+        E::Volumes(&["spec", "volumes", "hostPath", "path"]),
     ),
     f(
         "ka.req.pod.volumes.flexvolume_driver",
         true,
         Index,
         "For a pod, the driver of every flexVolume; `[N]` selects volume N.",
-        E::Volumes(&["flexVolume", "driver"]),
+        E::Volumes(&["spec", "volumes", "flexVolume", "driver"]),
     ),
     f(
         "ka.req.pod.volumes.volume_type",
