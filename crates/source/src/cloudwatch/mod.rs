@@ -1,0 +1,1 @@
+//! CloudWatch Logs source (in progress).
