@@ -6,6 +6,7 @@
 //! evaluate → outputs → checkpoint), `cli` (clap).
 
 pub mod cli;
+pub mod format;
 pub mod priority;
 
 pub use priority::Priority;

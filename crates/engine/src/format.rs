@@ -1,0 +1,938 @@
+//! Output templates: a rule's `output` string compiled once into literal segments and field
+//! tokens bound to schema handles (falco-compat.md §5.1).
+//!
+//! [`OutputTemplate::compile`] lexes every `%` token the way libsinsp's event formatter does:
+//!
+//! - `%field` and `%field[arg]`, with the condition lexer's field-name rule
+//!   (`[a-zA-Z]+[a-zA-Z0-9_]*(\.[a-zA-Z]+[a-zA-Z0-9_]*)+`) and argument rule;
+//! - the **longest prefix that compiles** is the field: `%ka.verbX` is `ka.verb` then the
+//!   literal `X`;
+//! - `%<digits>field` pads (with spaces) or truncates the rendered value to that many bytes;
+//! - transformer tokens such as `%toupper(ka.user.name)`;
+//! - a `%` at the very end is an error, and there is no escape for a literal `%`.
+//!
+//! Rendering never looks a name up: each token holds the handle the schema returned.
+//! [`OutputTemplate::render_text`] writes Falco's text (`<NA>` for a missing value, `(a,b)` for
+//! a list, lists capped at 1023 bytes), and [`OutputTemplate::render_fields`] gives the values for
+//! the JSON alert's `output_fields` (arrays for lists, `null` for missing, nothing truncated).
+
+use std::fmt::Write as _;
+
+use kaudit_condition::{Event, FieldError, FieldInfo, Schema, Value, Values};
+
+/// What a missing value renders as in text (Falco formats always allow missing values).
+pub const MISSING: &str = "<NA>";
+
+/// A rendered list is copied into a 1024-byte C buffer by libsinsp, so text keeps at most
+/// this many bytes of it (`STRPROPERTY_STORAGE_SIZE - 1`).
+pub const LIST_TEXT_LIMIT: usize = 1023;
+
+/// An output string compiled against a schema. `F` is the schema's field handle.
+#[derive(Clone, Debug)]
+pub struct OutputTemplate<F> {
+    text: String,
+    segments: Vec<Segment<F>>,
+}
+
+/// One piece of a compiled template.
+#[derive(Clone, Debug)]
+pub enum Segment<F> {
+    /// Text copied as is.
+    Literal(String),
+    /// A `%` token.
+    Token(Token<F>),
+}
+
+/// A compiled `%` token.
+#[derive(Clone, Debug)]
+pub struct Token<F> {
+    key: String,
+    expr: Expr<F>,
+    list: bool,
+    width: Option<usize>,
+}
+
+/// A value transformer usable in an output token (falco-compat.md §1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transformer {
+    /// `toupper(f)`: ASCII upper case, per value.
+    ToUpper,
+    /// `tolower(f)`: ASCII lower case, per value.
+    ToLower,
+    /// `b64(f)`: base64 decoding, per value; a value that does not decode is dropped.
+    B64,
+    /// `basename(f)`: the text after the last `/`, per value.
+    Basename,
+    /// `len(f)`: the number of values of a list, the byte length of a scalar.
+    Len,
+}
+
+impl Transformer {
+    fn from_name(name: &str) -> Option<Transformer> {
+        Some(match name {
+            "toupper" => Transformer::ToUpper,
+            "tolower" => Transformer::ToLower,
+            "b64" => Transformer::B64,
+            "basename" => Transformer::Basename,
+            "len" => Transformer::Len,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Expr<F> {
+    Field(F),
+    Transform(Transformer, Box<Expr<F>>),
+}
+
+/// Why an output string does not compile. Offsets are byte offsets into the output string.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    /// The string ends with a `%`.
+    #[error("invalid formatting syntax: formatting cannot end with a %")]
+    TrailingPercent {
+        /// Offset of the final `%`.
+        offset: usize,
+    },
+    /// The text after a `%` is neither a field nor a transformer.
+    #[error("invalid formatting token at offset {offset}: '%{text}' is not a field")]
+    InvalidToken {
+        /// Offset of the `%`.
+        offset: usize,
+        /// Up to 32 characters following the `%`.
+        text: String,
+    },
+    /// A field-shaped token names no field (no prefix of it compiles).
+    #[error("invalid formatting token %{name}: nonexistent field {name}")]
+    UnknownField {
+        /// Offset of the `%`.
+        offset: usize,
+        /// The field name as lexed.
+        name: String,
+    },
+    /// The field exists but its argument does not fit.
+    #[error("invalid formatting token %{token}: {reason}")]
+    BadField {
+        /// Offset of the `%`.
+        offset: usize,
+        /// The token text (field and argument).
+        token: String,
+        /// The schema's reason.
+        reason: String,
+    },
+    /// A transformer token is malformed (missing `)`, or no field inside).
+    #[error("invalid formatting token at offset {offset}: {reason}")]
+    BadTransformer {
+        /// Offset of the `%`.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl FormatError {
+    /// Byte offset of the `%` that starts the faulty token.
+    #[must_use]
+    pub fn offset(&self) -> usize {
+        match self {
+            FormatError::TrailingPercent { offset }
+            | FormatError::InvalidToken { offset, .. }
+            | FormatError::UnknownField { offset, .. }
+            | FormatError::BadField { offset, .. }
+            | FormatError::BadTransformer { offset, .. } => *offset,
+        }
+    }
+
+    /// Whether the error is an unknown field (what `skip-if-unknown-filter` skips).
+    #[must_use]
+    pub fn is_unknown_field(&self) -> bool {
+        matches!(self, FormatError::UnknownField { .. })
+    }
+}
+
+/// The value of one token for the JSON alert's `output_fields`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldValue {
+    /// The field is missing: JSON `null`.
+    Missing,
+    /// A scalar string.
+    Str(String),
+    /// A scalar number (from `len()` or a numeric field).
+    Number(String),
+    /// A boolean.
+    Bool(bool),
+    /// A list field: a JSON array of strings.
+    List(Vec<String>),
+}
+
+impl FieldValue {
+    /// Appends the value as JSON text.
+    pub fn write_json(&self, out: &mut String) {
+        match self {
+            FieldValue::Missing => out.push_str("null"),
+            FieldValue::Str(s) => write_json_str(out, s),
+            FieldValue::Number(n) => out.push_str(n),
+            FieldValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            FieldValue::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_str(out, item);
+                }
+                out.push(']');
+            }
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal, escaped as nlohmann::json does (`"`, `\`, and control
+/// characters; `/` and non-ASCII are kept).
+pub fn write_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+impl<F: Clone> OutputTemplate<F> {
+    /// Compiles an output string against `schema`.
+    ///
+    /// # Errors
+    /// A [`FormatError`] naming the offending `%` token.
+    pub fn compile<S: Schema<Field = F>>(text: &str, schema: &S) -> Result<Self, FormatError> {
+        let bytes = text.as_bytes();
+        let mut segments = Vec::new();
+        let mut literal_start = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] != b'%' {
+                i += 1;
+                continue;
+            }
+            let offset = i;
+            if i + 1 == bytes.len() {
+                return Err(FormatError::TrailingPercent { offset });
+            }
+            if literal_start < i {
+                segments.push(Segment::Literal(text[literal_start..i].to_owned()));
+            }
+            let mut pos = i + 1;
+            let digits = bytes[pos..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let width = if digits > 0 {
+                let w = text[pos..pos + digits].parse::<usize>().map_err(|_| {
+                    FormatError::InvalidToken {
+                        offset,
+                        text: snippet(&text[pos..]),
+                    }
+                })?;
+                pos += digits;
+                Some(w)
+            } else {
+                None
+            };
+            let (expr, info_list, end) = lex_expr(text, pos, offset, schema)?;
+            let key = text[pos..end].to_owned();
+            segments.push(Segment::Token(Token {
+                key,
+                expr,
+                list: info_list,
+                width,
+            }));
+            i = end;
+            literal_start = end;
+        }
+        if literal_start < bytes.len() {
+            segments.push(Segment::Literal(text[literal_start..].to_owned()));
+        }
+        Ok(OutputTemplate {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+}
+
+impl<F> OutputTemplate<F> {
+    /// The output string as written.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The compiled segments, in order.
+    #[must_use]
+    pub fn segments(&self) -> &[Segment<F>] {
+        &self.segments
+    }
+
+    /// The `%` tokens, in order.
+    pub fn tokens(&self) -> impl Iterator<Item = &Token<F>> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Token(t) => Some(t),
+            Segment::Literal(_) => None,
+        })
+    }
+
+    /// Appends the message (Falco's text rendering, without the time/priority prefix).
+    pub fn render_text<E: Event<F>>(&self, event: &E, out: &mut String) {
+        let mut values = Values::new();
+        let mut scratch = String::new();
+        for seg in &self.segments {
+            match seg {
+                Segment::Literal(s) => out.push_str(s),
+                Segment::Token(tok) => {
+                    values.clear();
+                    scratch.clear();
+                    tok.render_text_into(event, &mut values, &mut scratch);
+                    out.push_str(&scratch);
+                }
+            }
+        }
+    }
+
+    /// The values of every token for the JSON `output_fields`, keyed by the token text as
+    /// written (width digits excluded), in template order; a repeated token appears once.
+    pub fn render_fields<E: Event<F>>(&self, event: &E) -> Vec<(&str, FieldValue)> {
+        let mut out: Vec<(&str, FieldValue)> = Vec::new();
+        for tok in self.tokens() {
+            if out.iter().any(|(k, _)| *k == tok.key) {
+                continue;
+            }
+            out.push((tok.key.as_str(), tok.value(event)));
+        }
+        out
+    }
+}
+
+impl<F> Token<F> {
+    /// The token text as written (`ka.uri.param[command]`), without `%` and width.
+    #[must_use]
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether the token renders a list.
+    #[must_use]
+    pub fn is_list(&self) -> bool {
+        self.list
+    }
+
+    /// The `%<digits>` width, if any.
+    #[must_use]
+    pub fn width(&self) -> Option<usize> {
+        self.width
+    }
+
+    /// The field handle of a plain field token (`None` for a transformer token).
+    #[must_use]
+    pub fn field(&self) -> Option<&F> {
+        match &self.expr {
+            Expr::Field(f) => Some(f),
+            Expr::Transform(..) => None,
+        }
+    }
+
+    fn render_text_into<'a, E: Event<F>>(
+        &self,
+        event: &'a E,
+        values: &mut Values<'a>,
+        out: &mut String,
+    ) {
+        let start = out.len();
+        eval_expr(&self.expr, event, values);
+        if values.is_empty() {
+            out.push_str(MISSING);
+        } else if self.list {
+            out.push('(');
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_value(out, v);
+            }
+            out.push(')');
+            truncate_at_boundary(out, start + LIST_TEXT_LIMIT);
+        } else {
+            push_value(out, &values[0]);
+        }
+        if let Some(w) = self.width {
+            truncate_at_boundary(out, start + w);
+            while out.len() < start + w {
+                out.push(' ');
+            }
+        }
+    }
+
+    fn value<E: Event<F>>(&self, event: &E) -> FieldValue {
+        let mut values = Values::new();
+        eval_expr(&self.expr, event, &mut values);
+        if values.is_empty() {
+            return FieldValue::Missing;
+        }
+        if self.list {
+            return FieldValue::List(
+                values
+                    .iter()
+                    .map(|v| {
+                        let mut s = String::new();
+                        push_value(&mut s, v);
+                        s
+                    })
+                    .collect(),
+            );
+        }
+        match &values[0] {
+            Value::Int(n) => FieldValue::Number(n.to_string()),
+            Value::Uint(n) => FieldValue::Number(n.to_string()),
+            Value::Bool(b) => FieldValue::Bool(*b),
+            v => {
+                let mut s = String::new();
+                push_value(&mut s, v);
+                FieldValue::Str(s)
+            }
+        }
+    }
+}
+
+fn snippet(s: &str) -> String {
+    s.chars().take(32).collect()
+}
+
+fn truncate_at_boundary(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+/// Values are C strings in libsinsp: an embedded NUL ends them.
+fn push_value(out: &mut String, v: &Value<'_>) {
+    match v {
+        Value::Str(s) => out.push_str(s.split('\0').next().unwrap_or_default()),
+        Value::Bytes(b) => {
+            let b = b.split(|&c| c == 0).next().unwrap_or_default();
+            out.push_str(&String::from_utf8_lossy(b));
+        }
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Uint(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+    }
+}
+
+fn eval_expr<'a, F, E: Event<F>>(expr: &Expr<F>, event: &'a E, out: &mut Values<'a>) {
+    match expr {
+        Expr::Field(f) => event.extract(f, out),
+        Expr::Transform(t, inner) => {
+            let mut tmp = Values::new();
+            eval_expr(inner, event, &mut tmp);
+            apply_transformer(*t, tmp, out);
+        }
+    }
+}
+
+fn apply_transformer<'a>(t: Transformer, input: Values<'a>, out: &mut Values<'a>) {
+    if t == Transformer::Len {
+        if input.is_empty() {
+            return;
+        }
+        let n = if input.len() > 1 {
+            input.len()
+        } else {
+            match &input[0] {
+                Value::Str(s) => s.len(),
+                Value::Bytes(b) => b.len(),
+                _ => 1,
+            }
+        };
+        out.push(Value::Uint(n as u64));
+        return;
+    }
+    for v in input {
+        let Value::Str(s) = v else {
+            out.push(v);
+            continue;
+        };
+        match t {
+            Transformer::ToUpper => out.push(Value::Str(s.to_ascii_uppercase().into())),
+            Transformer::ToLower => out.push(Value::Str(s.to_ascii_lowercase().into())),
+            Transformer::Basename => {
+                let base = s.rsplit('/').next().unwrap_or_default().to_owned();
+                out.push(Value::Str(base.into()));
+            }
+            Transformer::B64 => {
+                if let Some(decoded) = b64_decode(s.as_bytes()) {
+                    out.push(Value::Str(
+                        String::from_utf8_lossy(&decoded).into_owned().into(),
+                    ));
+                }
+            }
+            Transformer::Len => {}
+        }
+    }
+}
+
+/// Standard-alphabet base64, `=` padding optional.
+fn b64_decode(input: &[u8]) -> Option<Vec<u8>> {
+    let trimmed = match input.iter().position(|&b| b == b'=') {
+        Some(p) if input[p..].iter().all(|&b| b == b'=') && input.len() - p <= 2 => &input[..p],
+        Some(_) => return None,
+        None => input,
+    };
+    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &c in trimmed {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    if bits >= 6 {
+        return None;
+    }
+    Some(out)
+}
+
+fn is_alpha(b: u8) -> bool {
+    b.is_ascii_alphabetic()
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Length of `[a-zA-Z]+[a-zA-Z0-9_]*` at the start of `b`.
+fn ident_len(b: &[u8]) -> usize {
+    if b.first().is_none_or(|&c| !is_alpha(c)) {
+        return 0;
+    }
+    b.iter().take_while(|&&c| is_word(c)).count()
+}
+
+/// Length of the field-name regex match at the start of `b` (0 when it does not match).
+fn field_name_len(b: &[u8]) -> usize {
+    let mut len = ident_len(b);
+    if len == 0 {
+        return 0;
+    }
+    let mut parts = 0;
+    while b.get(len) == Some(&b'.') {
+        let next = ident_len(&b[len + 1..]);
+        if next == 0 {
+            break;
+        }
+        len += 1 + next;
+        parts += 1;
+    }
+    if parts == 0 { 0 } else { len }
+}
+
+/// Lexes a field argument `[...]` at the start of `b`: returns (argument text, total length).
+fn field_arg(s: &str) -> Option<(String, usize)> {
+    let b = s.as_bytes();
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let rest = &s[1..];
+    let rb = rest.as_bytes();
+    let (arg, used) = match rb.first() {
+        Some(&q) if q == b'"' || q == b'\'' => {
+            let mut j = 1;
+            let end = loop {
+                match rb.get(j) {
+                    None => return None,
+                    Some(&c) if c == q && rb[j - 1] != b'\\' => break j,
+                    Some(_) => j += 1,
+                }
+            };
+            (unescape(&rest[1..end], q)?, end + 1)
+        }
+        _ => {
+            let n = rb
+                .iter()
+                .take_while(|&&c| {
+                    !(c == b'[' || c == b']' || c == b'"' || c == b'\'' || c.is_ascii_whitespace())
+                })
+                .count();
+            if n == 0 {
+                return None;
+            }
+            (rest[..n].to_owned(), n)
+        }
+    };
+    if rb.get(used) != Some(&b']') {
+        return None;
+    }
+    Some((arg, used + 2))
+}
+
+fn unescape(s: &str, quote: u8) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            '\\' => out.push('\\'),
+            '/' => out.push('/'),
+            ' ' => out.push('\\'),
+            '"' if quote == b'"' => out.push('"'),
+            '\'' if quote == b'\'' => out.push('\''),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Lexes and compiles one token expression starting at `pos`. Returns the expression, whether
+/// it is a list, and the end offset.
+fn lex_expr<F: Clone, S: Schema<Field = F>>(
+    text: &str,
+    pos: usize,
+    offset: usize,
+    schema: &S,
+) -> Result<(Expr<F>, bool, usize), FormatError> {
+    let rest = &text.as_bytes()[pos..];
+    // A transformer: identifier (no dots) directly followed by `(`.
+    let id = ident_len(rest);
+    if id > 0
+        && rest.get(id) == Some(&b'(')
+        && let Some(t) = Transformer::from_name(&text[pos..pos + id])
+    {
+        let inner_pos = pos + id + 1;
+        let (inner, list, end) =
+            lex_expr(text, inner_pos, offset, schema).map_err(|e| match e {
+                FormatError::InvalidToken { .. } => FormatError::BadTransformer {
+                    offset,
+                    reason: format!(
+                        "expected a field within '{}' transformer",
+                        &text[pos..pos + id]
+                    ),
+                },
+                e => e,
+            })?;
+        if text.as_bytes().get(end) != Some(&b')') {
+            return Err(FormatError::BadTransformer {
+                offset,
+                reason: "expected a ')' token closing the transformer".to_owned(),
+            });
+        }
+        let list = list && t != Transformer::Len;
+        return Ok((Expr::Transform(t, Box::new(inner)), list, end + 1));
+    }
+    let name_len = field_name_len(rest);
+    if name_len == 0 {
+        return Err(FormatError::InvalidToken {
+            offset,
+            text: snippet(&text[pos..]),
+        });
+    }
+    // Longest prefix that compiles.
+    let full = &text[pos..pos + name_len];
+    for len in (1..=name_len).rev() {
+        let name = &text[pos..pos + len];
+        let (arg, arg_len) = if len == name_len {
+            match field_arg(&text[pos + len..]) {
+                Some((a, l)) => (Some(a), l),
+                None => (None, 0),
+            }
+        } else {
+            (None, 0)
+        };
+        match schema.resolve(name, arg.as_deref()) {
+            Ok(FieldInfo { field, list, .. }) => {
+                return Ok((Expr::Field(field), list, pos + len + arg_len));
+            }
+            Err(FieldError::Unknown) => {}
+            Err(e) => {
+                return Err(FormatError::BadField {
+                    offset,
+                    token: text[pos..pos + len + arg_len].to_owned(),
+                    reason: field_error_text(name, arg.as_deref(), &e),
+                });
+            }
+        }
+    }
+    Err(FormatError::UnknownField {
+        offset,
+        name: full.to_owned(),
+    })
+}
+
+fn field_error_text(name: &str, arg: Option<&str>, e: &FieldError) -> String {
+    match e {
+        FieldError::Unknown => format!("nonexistent field {name}"),
+        FieldError::ArgumentRequired => {
+            format!("{name} requires an argument but none provided")
+        }
+        FieldError::ArgumentNotAllowed => format!(
+            "{name} does not allow nor require an argument but one is provided: {}",
+            arg.unwrap_or_default()
+        ),
+        FieldError::InvalidIndex => format!(
+            "{name} has an invalid index argument not composed only by digits: {}",
+            arg.unwrap_or_default()
+        ),
+        FieldError::InvalidArgument(m) => m.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kaudit_condition::ValueType;
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+
+    /// A test schema: `t.s` (str), `t.l` (list), `t.arg[x]` (str, arg required), `t.n` (str),
+    /// `t.missing` (str, never present).
+    struct TestSchema;
+
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    enum F {
+        S,
+        L,
+        Arg(String),
+        N,
+        Missing,
+        Verb,
+    }
+
+    impl Schema for TestSchema {
+        type Field = F;
+        fn resolve(&self, name: &str, arg: Option<&str>) -> Result<FieldInfo<F>, FieldError> {
+            let (field, list) = match (name, arg) {
+                ("t.s", None) => (F::S, false),
+                ("t.l", None) => (F::L, true),
+                ("t.n", None) => (F::N, false),
+                ("t.missing", None) => (F::Missing, false),
+                ("ka.verb", None) => (F::Verb, false),
+                ("t.arg", Some(a)) => (F::Arg(a.to_owned()), false),
+                ("t.arg", None) => return Err(FieldError::ArgumentRequired),
+                ("t.s" | "t.l" | "t.n" | "ka.verb", Some(_)) => {
+                    return Err(FieldError::ArgumentNotAllowed);
+                }
+                _ => return Err(FieldError::Unknown),
+            };
+            Ok(FieldInfo {
+                field,
+                ty: ValueType::Str,
+                list,
+            })
+        }
+    }
+
+    struct Ev(HashMap<F, Vec<String>>);
+
+    impl Event<F> for Ev {
+        fn extract<'a>(&'a self, field: &F, out: &mut Values<'a>) {
+            if let F::Arg(a) = field {
+                out.push(Value::Str(Cow::Owned(format!("arg={a}"))));
+                return;
+            }
+            if let Some(v) = self.0.get(field) {
+                out.extend(v.iter().map(|s| Value::Str(Cow::Borrowed(s.as_str()))));
+            }
+        }
+    }
+
+    fn ev() -> Ev {
+        let mut m = HashMap::new();
+        m.insert(F::S, vec!["alice".to_owned()]);
+        m.insert(F::L, vec!["a".to_owned(), "b".to_owned()]);
+        m.insert(F::N, vec!["Nginx/Proxy".to_owned()]);
+        m.insert(F::Verb, vec!["create".to_owned()]);
+        Ev(m)
+    }
+
+    fn render(t: &str) -> String {
+        let tpl = OutputTemplate::compile(t, &TestSchema).unwrap();
+        let mut s = String::new();
+        tpl.render_text(&ev(), &mut s);
+        s
+    }
+
+    fn err(t: &str) -> FormatError {
+        OutputTemplate::compile(t, &TestSchema).unwrap_err()
+    }
+
+    #[test]
+    fn renders_fields_lists_and_missing() {
+        assert_eq!(
+            render("user=%t.s l=%t.l m=%t.missing a=%t.arg[x] q=%t.arg['a b']"),
+            "user=alice l=(a,b) m=<NA> a=arg=x q=arg=a b"
+        );
+    }
+
+    #[test]
+    fn longest_compilable_prefix_leaves_the_rest_literal() {
+        assert_eq!(render("%ka.verbX/%t.s)"), "createX/alice)");
+        assert_eq!(render("(%t.s=%t.n)"), "(alice=Nginx/Proxy)");
+    }
+
+    #[test]
+    fn width_pads_and_truncates() {
+        assert_eq!(render("[%8t.s]"), "[alice   ]");
+        assert_eq!(render("[%3t.s]"), "[ali]");
+        assert_eq!(render("[%6t.missing]"), "[<NA>  ]");
+    }
+
+    #[test]
+    fn transformers_apply_per_value() {
+        assert_eq!(
+            render("%toupper(t.s) %tolower(t.n) %basename(t.n) %len(t.l) %len(t.s)"),
+            "ALICE nginx/proxy Proxy 2 5"
+        );
+        let tpl = OutputTemplate::compile("%len(t.l)", &TestSchema).unwrap();
+        assert_eq!(
+            tpl.render_fields(&ev()),
+            vec![("len(t.l)", FieldValue::Number("2".to_owned()))]
+        );
+    }
+
+    #[test]
+    fn list_text_is_capped_at_1023_bytes() {
+        let mut m = HashMap::new();
+        m.insert(F::L, vec!["x".repeat(600), "y".repeat(600)]);
+        let tpl = OutputTemplate::compile("%t.l!", &TestSchema).unwrap();
+        let mut s = String::new();
+        tpl.render_text(&Ev(m.clone()), &mut s);
+        assert_eq!(s.len(), 1024);
+        assert!(s.ends_with("yy!"));
+        assert_eq!(&s[..2], "(x");
+        // JSON values are not truncated.
+        let fields = tpl.render_fields(&Ev(m));
+        assert_eq!(
+            fields,
+            vec![(
+                "t.l",
+                FieldValue::List(vec!["x".repeat(600), "y".repeat(600)])
+            )]
+        );
+    }
+
+    #[test]
+    fn json_fields_use_token_text_and_dedupe() {
+        let tpl =
+            OutputTemplate::compile("%t.s %t.l %t.missing %5t.s %t.arg[k]", &TestSchema).unwrap();
+        let fields = tpl.render_fields(&ev());
+        assert_eq!(
+            fields,
+            vec![
+                ("t.s", FieldValue::Str("alice".to_owned())),
+                (
+                    "t.l",
+                    FieldValue::List(vec!["a".to_owned(), "b".to_owned()])
+                ),
+                ("t.missing", FieldValue::Missing),
+                ("t.arg[k]", FieldValue::Str("arg=k".to_owned())),
+            ]
+        );
+        let mut json = String::new();
+        fields[1].1.write_json(&mut json);
+        fields[2].1.write_json(&mut json);
+        assert_eq!(json, r#"["a","b"]null"#);
+    }
+
+    #[test]
+    fn errors_name_the_token() {
+        assert_eq!(err("abc %"), FormatError::TrailingPercent { offset: 4 });
+        assert_eq!(
+            err("x %nope.field y"),
+            FormatError::UnknownField {
+                offset: 2,
+                name: "nope.field".to_owned()
+            }
+        );
+        assert_eq!(
+            err("x % y"),
+            FormatError::InvalidToken {
+                offset: 2,
+                text: " y".to_owned()
+            }
+        );
+        assert_eq!(
+            err("100%s"),
+            FormatError::InvalidToken {
+                offset: 3,
+                text: "s".to_owned()
+            }
+        );
+        assert!(matches!(
+            err("%t.arg"),
+            FormatError::BadField { offset: 0, .. }
+        ));
+        assert!(matches!(
+            err("%toupper(t.s"),
+            FormatError::BadTransformer { offset: 0, .. }
+        ));
+        assert_eq!(
+            err("%t.s[x]").to_string(),
+            "invalid formatting token %t.s[x]: t.s does not allow nor require an argument but one is provided: x"
+        );
+    }
+
+    #[test]
+    fn json_strings_escape_like_nlohmann() {
+        let mut s = String::new();
+        write_json_str(&mut s, "a\"b\\c/\u{1}\n\u{e9}");
+        assert_eq!(s, "\"a\\\"b\\\\c/\\u0001\\n\u{e9}\"");
+    }
+
+    #[test]
+    fn b64_decodes_with_or_without_padding() {
+        assert_eq!(b64_decode(b"aGVsbG8="), Some(b"hello".to_vec()));
+        assert_eq!(b64_decode(b"aGVsbG8"), Some(b"hello".to_vec()));
+        assert_eq!(b64_decode(b"a$"), None);
+    }
+}
