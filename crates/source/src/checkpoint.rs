@@ -112,7 +112,6 @@ impl Checkpoint {
         }
     }
 
-    #[expect(dead_code, reason = "used by the CloudWatch source, landing next")]
     pub(crate) fn lazy(identity: Arc<SourceIdentity>, position: Arc<dyn LazyPosition>) -> Self {
         Checkpoint {
             identity,

@@ -74,7 +74,6 @@ impl Metrics {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    #[expect(dead_code, reason = "used by the CloudWatch source, landing next")]
     pub(crate) fn set(v: &AtomicI64, n: i64) {
         v.store(n, Ordering::Relaxed);
     }
