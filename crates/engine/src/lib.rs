@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod format;
 pub mod priority;
+pub mod rules;
 
 pub use priority::Priority;
