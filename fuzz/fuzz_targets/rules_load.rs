@@ -1,5 +1,25 @@
 #![no_main]
-// Placeholder: filled in by the crate that owns this parser.
+//! Loads arbitrary bytes as a rules file, alone and after the upstream k8s ruleset's first
+//! lines, with the real k8s audit schema. Loading must never panic, and a failed load must
+//! carry at least one error.
+
+use kaudit_engine::rules::{LoadOptions, RuleFile, load};
+use kaudit_event::K8sAuditSchema;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|_data: &[u8]| {});
+const BASE: &str = "- list: l\n  items: [a, b]\n- macro: m\n  condition: ka.verb in (l)\n";
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let schema = K8sAuditSchema::new();
+    let opts = LoadOptions::k8s_audit();
+    for files in [
+        vec![RuleFile::new("fuzz.yaml", text.clone())],
+        vec![RuleFile::new("base.yaml", BASE), RuleFile::new("fuzz.yaml", text.clone())],
+    ] {
+        let result = load(&files, &schema, &opts);
+        if result.files.iter().any(|f| !f.successful) {
+            assert!(result.errors().next().is_some());
+        }
+    }
+});

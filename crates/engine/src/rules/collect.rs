@@ -101,6 +101,8 @@ pub(crate) struct RuleInfo {
 pub(crate) struct RuleUpdate {
     pub(crate) name: String,
     pub(crate) ctx: Ctx,
+    /// An explicit `source`, which must match the rule's.
+    pub(crate) source: Option<String>,
     pub(crate) cond: Option<String>,
     pub(crate) output: Option<String>,
     pub(crate) desc: Option<String>,
@@ -403,6 +405,12 @@ impl Collector {
                 &info.ctx,
             ));
         };
+        if info.source.as_ref().is_some_and(|s| *s != prev.source) {
+            return Err(fail(
+                "Rule has been re-defined with a different source",
+                &info.ctx,
+            ));
+        }
         if !info.has_any_value() {
             return Err(fail(
                 "Appended rule must have exceptions or condition property",
@@ -474,6 +482,12 @@ impl Collector {
                 &info.ctx,
             ));
         };
+        if info.source.as_ref().is_some_and(|s| *s != prev.source) {
+            return Err(fail(
+                "Rule has been re-defined with a different source",
+                &info.ctx,
+            ));
+        }
         if !info.has_any_value() {
             return Err(fail(
                 "The rule must have at least one field that can be replaced",

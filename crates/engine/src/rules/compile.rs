@@ -216,6 +216,17 @@ fn compile_all<S: Schema>(
                 ));
             }
         };
+        for field in DEPRECATED_FIELDS {
+            if r.output.contains(field) {
+                out.diagnostics.push(warning(
+                    Code::DeprecatedItem,
+                    format!(
+                        "usage of deprecated field '{field}' has been detected in the rule output"
+                    ),
+                    &r.output_ctx,
+                ));
+            }
+        }
         let text = substitute_lists(&condition, lists);
         let ast = parse(&text, &parse_opts, &r.cond_ctx)?;
         let visible = Visible {
@@ -350,6 +361,17 @@ fn output_message(e: &FormatError) -> String {
     }
 }
 
+/// Fields Falco 0.44 reports as deprecated (`falco_load_result.cpp`): syscall fields made
+/// meaningless by the drop of enter events.
+const DEPRECATED_FIELDS: [&str; 6] = [
+    "evt.dir",
+    "evt.latency",
+    "evt.latency.s",
+    "evt.latency.ns",
+    "evt.latency.human",
+    "evt.wait_latency",
+];
+
 const UNSAFE_NA: &str = "comparing a field value with <NA> is unsafe and can lead to unpredictable \
 behavior of the rule condition. If you need to  check for the existence of a field, consider using \
 the 'exists' operator instead.";
@@ -358,6 +380,23 @@ the 'exists' operator instead.";
 /// `jevt.*`) and libsinsp's "field misused as a const string" compiler warnings.
 fn condition_warnings<S: Schema>(ast: &Ast, schema: &S, ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let ctx = expression_ctx(ctx);
+    let mut deprecated: Vec<&str> = Vec::new();
+    for f in ast.fields() {
+        if let Some(d) = DEPRECATED_FIELDS.iter().find(|d| **d == f.name)
+            && !deprecated.contains(d)
+        {
+            deprecated.push(d);
+        }
+    }
+    for field in deprecated {
+        let mut d = warning(
+            Code::DeprecatedItem,
+            format!("usage of deprecated field '{field}' has been detected in the rule condition"),
+            &ctx,
+        );
+        d.snippet = Some(ast.source.to_string());
+        out.push(d);
+    }
     let mut na = false;
     for c in ast.checks() {
         let check = c.check;

@@ -234,6 +234,14 @@ impl<F> LoadResult<F> {
 /// Whether `schema` defines the field written as `name` or `name[arg]` (an argument problem
 /// still means the field exists).
 pub(crate) fn field_defined<S: Schema>(schema: &S, text: &str) -> bool {
+    let text = text.trim();
+    // A transformer over a field (`tolower(proc.name)`) is a valid left-hand side too.
+    if let Some((func, rest)) = text.split_once('(')
+        && let Some(inner) = rest.strip_suffix(')')
+        && ["tolower", "toupper", "b64", "basename", "len"].contains(&func.trim())
+    {
+        return field_defined(schema, inner);
+    }
     let (name, arg) = match text.split_once('[') {
         Some((name, rest)) => (name, Some(rest.strip_suffix(']').unwrap_or(rest))),
         None => (text, None),

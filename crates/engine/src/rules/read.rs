@@ -135,9 +135,13 @@ impl Reader<'_, '_> {
     pub(crate) fn read(&mut self, file: &str, text: &str) -> Result<(), Fail> {
         let root = Ctx::root(file);
         let docs = yaml::parse_documents(text).map_err(|e| {
+            // Falco shows yaml-cpp's exception text; keep its shape so messages line up.
             Fail::new(
                 Code::ErrYamlParse,
-                e.message,
+                format!(
+                    "yaml-cpp: error at line {}, column {}: {}",
+                    e.pos.line, e.pos.column, e.message
+                ),
                 root.child(ItemKind::RulesContent, "", e.pos),
             )
         })?;
@@ -385,6 +389,7 @@ impl Reader<'_, '_> {
             let mut app = RuleUpdate {
                 name: name.clone(),
                 ctx: ctx.clone(),
+                source: update_source(item),
                 ..RuleUpdate::default()
             };
             if !ov_append.is_empty() {
@@ -407,6 +412,7 @@ impl Reader<'_, '_> {
             let mut rep = RuleUpdate {
                 name: name.clone(),
                 ctx: ctx.clone(),
+                source: update_source(item),
                 ..RuleUpdate::default()
             };
             if !ov_replace.is_empty() {
@@ -414,7 +420,7 @@ impl Reader<'_, '_> {
                     rep.cond = Some(decode_val(item, "condition", &ctx)?);
                 }
                 if check(&ov_replace, "replace", "exceptions")? {
-                    rep.exceptions = Some(self.read_exceptions(item, &ctx, true)?);
+                    rep.exceptions = Some(self.read_exceptions(item, &ctx, false)?);
                 }
                 if check(&ov_replace, "replace", "output")? {
                     rep.output = Some(decode_val(item, "output", &ctx)?);
@@ -468,6 +474,7 @@ impl Reader<'_, '_> {
             let mut app = RuleUpdate {
                 name,
                 ctx: ctx.clone(),
+                source: update_source(item),
                 ..RuleUpdate::default()
             };
             if item.get("condition").is_some() {
@@ -576,7 +583,8 @@ impl Reader<'_, '_> {
                 );
             }
             let fields = decode_entry(ex.get("fields"), "fields", &ex_ctx, append)?;
-            let comps = decode_entry(ex.get("comps"), "comps", &ex_ctx, true)?;
+            let mut comps = decode_entry(ex.get("comps"), "comps", &ex_ctx, true)?;
+            normalize_comps(&mut comps);
             let mut values = Vec::new();
             match ex.get("values") {
                 Some(vals) => {
@@ -613,6 +621,15 @@ impl Reader<'_, '_> {
     }
 }
 
+/// Operators are compared and written with single spaces (`"  startswith oneof "` is
+/// `startswith oneof`).
+fn normalize_comps(comps: &mut Entry) {
+    comps.item = comps.item.split_whitespace().collect::<Vec<_>>().join(" ");
+    for c in &mut comps.items {
+        normalize_comps(c);
+    }
+}
+
 fn is_trim_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
 }
@@ -632,6 +649,15 @@ pub(crate) fn is_bare_string(s: &str) -> bool {
                 && !c.is_ascii_whitespace()
                 && c != '\x0b'
         })
+}
+
+/// The `source` of an append / override item: only a non-empty scalar counts (an empty one is
+/// ignored, as Falco does for additions).
+fn update_source(item: &Node) -> Option<String> {
+    item.get("source")
+        .and_then(Node::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn decode_opt_val(item: &Node, key: &str, ctx: &Ctx) -> Result<Option<String>, Fail> {

@@ -6,6 +6,8 @@
 //! resolved by copying the anchored node, with a cap on the total size so that "billion laughs"
 //! documents fail instead of eating memory.
 
+use std::collections::HashMap;
+
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// Deepest nesting of sequences and mappings accepted (deeper input is a parse error).
@@ -95,18 +97,103 @@ pub struct YamlError {
 /// A [`YamlError`] for invalid YAML, nesting deeper than 256 levels, or alias expansion past
 /// two million nodes.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
-    let mut builder = Builder::default();
+    let mut fixed: Option<String> = None;
+    let mut shifts: HashMap<u32, u32> = HashMap::new();
+    for _ in 0..MAX_REINDENTS {
+        let current = fixed.as_deref().unwrap_or(text);
+        match parse_once(current, &shifts) {
+            Err((err, raw)) if raw.starts_with("invalid indentation") => {
+                match reindent(current, err.pos.line, &mut shifts) {
+                    Some(next) => fixed = Some(next),
+                    None => return Err(err),
+                }
+            }
+            Err((err, _)) => return Err(err),
+            Ok(docs) => return Ok(docs),
+        }
+    }
+    parse_once(fixed.as_deref().unwrap_or(text), &shifts).map_err(|(e, _)| e)
+}
+
+/// How many under-indented flow lines [`parse_documents`] re-indents before giving up.
+const MAX_REINDENTS: usize = 64;
+
+/// yaml-cpp (and so Falco) accepts flow collections whose continuation lines are not indented
+/// past the enclosing block, as in
+///
+/// ```yaml
+///   items: [
+///     "a",
+///   ]
+/// ```
+///
+/// YAML 1.2 (and saphyr) rejects that closing `]`. Whitespace inside a flow collection carries
+/// no meaning, so the offending line is indented further and the text parsed again; `shifts`
+/// remembers the added columns so positions still point into the original text. Only lines
+/// that start with a flow indicator or continue a flow collection are touched.
+fn reindent(text: &str, line: u32, shifts: &mut HashMap<u32, u32>) -> Option<String> {
+    let idx = usize::try_from(line).ok()?.checked_sub(1)?;
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let target = lines.get(idx)?;
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let trimmed = target.trim_start_matches(' ');
+    let prev = lines[..idx]
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .copied()
+        .unwrap_or("");
+    let prev_trimmed = prev.trim_end();
+    let in_flow = trimmed.starts_with([']', '}', ','])
+        || prev_trimmed.ends_with([',', '[', '{'])
+        || prev_trimmed.ends_with("\",");
+    if !in_flow {
+        return None;
+    }
+    let add = (indent(prev) + 2).saturating_sub(indent(target)).max(1);
+    let add_u32 = u32::try_from(add).ok()?;
+    *shifts.entry(line).or_insert(0) += add_u32;
+    let mut out = String::with_capacity(text.len() + add);
+    for (i, l) in lines.iter().enumerate() {
+        if i == idx {
+            out.extend(std::iter::repeat_n(' ', add));
+        }
+        out.push_str(l);
+    }
+    Some(out)
+}
+
+fn parse_once(text: &str, shifts: &HashMap<u32, u32>) -> Result<Vec<Node>, (YamlError, String)> {
+    let mut builder = Builder::default_with(shifts);
     for next in Parser::new_from_str(text) {
-        let (event, span) = next.map_err(|e| YamlError {
-            message: yaml_cpp_message(e.info()),
-            pos: Pos {
+        let (event, span) = next.map_err(|e| {
+            let pos = Pos {
                 line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
                 column: u32::try_from(e.marker().col().saturating_add(1)).unwrap_or(u32::MAX),
-            },
+            };
+            (
+                YamlError {
+                    message: yaml_cpp_message(e.info()),
+                    pos: unshift(pos, shifts),
+                },
+                e.info().to_owned(),
+            )
         })?;
-        builder.event(event, &span)?;
+        builder
+            .event(event, &span)
+            .map_err(|e| (e, String::new()))?;
     }
     Ok(builder.docs)
+}
+
+fn unshift(pos: Pos, shifts: &HashMap<u32, u32>) -> Pos {
+    match shifts.get(&pos.line) {
+        Some(&s) if pos.column > s => Pos {
+            line: pos.line,
+            column: pos.column - s,
+        },
+        _ => pos,
+    }
 }
 
 /// Rewords the parser messages whose yaml-cpp wording users (and Falco's tests) know.
@@ -118,18 +205,28 @@ fn yaml_cpp_message(info: &str) -> String {
     }
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<'s> {
+    shifts: &'s HashMap<u32, u32>,
     docs: Vec<Node>,
     /// Open collections: the node under construction and, for maps, a pending key.
     stack: Vec<(Node, Option<Node>, usize)>,
-    anchors: std::collections::HashMap<usize, Node>,
+    anchors: HashMap<usize, Node>,
     nodes: usize,
 }
 
-impl Builder {
+impl<'s> Builder<'s> {
+    fn default_with(shifts: &'s HashMap<u32, u32>) -> Self {
+        Builder {
+            shifts,
+            docs: Vec::new(),
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            nodes: 0,
+        }
+    }
+
     fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), YamlError> {
-        let pos = Pos::from_span(span);
+        let pos = unshift(Pos::from_span(span), self.shifts);
         match event {
             Event::Scalar(value, style, anchor, _tag) => {
                 let kind = if style == ScalarStyle::Plain && is_null_text(&value) {
@@ -377,6 +474,26 @@ mod tests {
         let err = parse_documents("this: is: bad\n").unwrap_err();
         assert_eq!(err.message, "illegal map value");
         assert_eq!(err.pos, Pos { line: 1, column: 9 });
+    }
+
+    #[test]
+    fn under_indented_flow_closers_are_accepted_like_yaml_cpp() {
+        let text = "- list: l\n  items: [\n    \"a\",\n    b\n  ]\n- list: m\n  items: [c,\n  d]\n";
+        let docs = parse_documents(text).unwrap();
+        let NodeKind::Seq(items) = &docs[0].kind else {
+            panic!("not a seq")
+        };
+        let texts = |n: &Node| match &n.kind {
+            NodeKind::Seq(v) => v
+                .iter()
+                .map(|x| x.as_str().unwrap_or("?").to_owned())
+                .collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(texts(items[0].get("items").unwrap()), ["a", "b"]);
+        assert_eq!(texts(items[1].get("items").unwrap()), ["c", "d"]);
+        // Positions still point into the original text.
+        assert_eq!(items[1].pos, Pos { line: 6, column: 3 });
     }
 
     #[test]
