@@ -189,7 +189,7 @@ fn compile_all<S: Schema>(
             asts: &parsed,
             visibility: Some(m.visibility),
         };
-        let ast = expand(&parsed[i], &visible, &m.ctx)?;
+        let ast = expand(&parsed[i], &visible, &m.ctx, &m.cond_ctx)?;
         mark_used(&parsed[i], &names, &mut used);
         expanded.push(ast);
     }
@@ -235,7 +235,7 @@ fn compile_all<S: Schema>(
             asts: &expanded,
             visibility: None,
         };
-        let full = expand(&ast, &visible, &r.ctx)?;
+        let full = expand(&ast, &visible, &r.ctx, &r.cond_ctx)?;
         mark_used(&ast, &names, &mut used);
         condition_warnings(&full, schema, &r.cond_ctx, &mut out.diagnostics);
         let program = match compile_ast(&full, schema) {
@@ -309,12 +309,19 @@ fn mark_used(ast: &Ast, names: &HashMap<&str, usize>, used: &mut [bool]) {
     }
 }
 
+/// A "condition expression" frame under `ctx`, at the position of `ctx`'s innermost frame.
 fn expression_ctx(ctx: &Ctx) -> Ctx {
-    let pos = ctx.0.last().map(|f| super::yaml::Pos {
+    expression_ctx_at(ctx, ctx)
+}
+
+/// A "condition expression" frame under `parent`, at the position of `at`'s innermost frame
+/// (the condition's YAML value).
+fn expression_ctx_at(parent: &Ctx, at: &Ctx) -> Ctx {
+    let pos = at.0.last().map(|f| super::yaml::Pos {
         line: f.location.line,
         column: f.location.column,
     });
-    ctx.child(ItemKind::ConditionExpression, "", pos.unwrap_or_default())
+    parent.child(ItemKind::ConditionExpression, "", pos.unwrap_or_default())
 }
 
 fn parse(text: &str, opts: &ParseOptions, ctx: &Ctx) -> Result<Ast, Fail> {
@@ -329,9 +336,14 @@ fn parse(text: &str, opts: &ParseOptions, ctx: &Ctx) -> Result<Ast, Fail> {
     })
 }
 
-fn expand(ast: &Ast, macros: &Visible<'_>, ctx: &Ctx) -> Result<Ast, Fail> {
+/// Expands macros; errors are reported on the item (`ctx`) at its condition (`cond_ctx`).
+fn expand(ast: &Ast, macros: &Visible<'_>, ctx: &Ctx, cond_ctx: &Ctx) -> Result<Ast, Fail> {
     expand_with(ast, macros, &ExpandOptions::default()).map_err(|e| {
-        let mut fail = Fail::new(Code::ErrValidate, e.to_string(), expression_ctx(ctx));
+        let mut fail = Fail::new(
+            Code::ErrValidate,
+            e.to_string(),
+            expression_ctx_at(ctx, cond_ctx),
+        );
         fail.snippet = Some(e.render(&ast.source));
         fail
     })
