@@ -81,7 +81,21 @@ impl FileSourceConfig {
     }
 }
 
-/// JSON lines from a file or stdin (see the [module docs](self)).
+/// The file / stdin source: JSON lines, one record per line, byte-offset checkpoints.
+///
+/// * Plain files and stdin are read as they are; a path ending in `.gz` is decompressed
+///   (multi-member gzip is fine). Offsets count *decompressed* bytes.
+/// * In follow mode the source behaves like `tail -F`: at end of file it waits and polls; when
+///   the path is replaced by a new file (rotation by rename) it finishes the old one and starts
+///   the new one at offset 0; when the file shrinks below the read position (copy-truncate) it
+///   starts again at offset 0. A partial last line is only yielded once its newline arrives.
+///   Without follow mode the stream ends at end of file, and a final line without a newline is
+///   yielded.
+/// * The checkpoint is `{"offset": <end of the line>, "file": {"dev": .., "ino": ..}}`. On
+///   resume, a file with another inode (rotated while kaudit was down) or shorter than the offset
+///   (truncated) is read from its start, with a warning.
+/// * Blank lines are skipped. A line longer than `max_line_bytes` is cut to that size (the rest
+///   is skipped without being buffered) and yielded with [`Anomaly::Oversize`].
 #[derive(Debug)]
 pub struct FileSource {
     config: FileSourceConfig,

@@ -471,6 +471,18 @@ async fn r1_start_positions_now_lookback_at_and_checkpoint_fallback() {
             (got, src.metrics().effective_start_ms)
         }
     };
+    // The caller can print the effective start before reading.
+    let info = source(
+        &fake,
+        clock,
+        config(StartPosition::Lookback(Duration::from_secs(90))),
+    )
+    .effective_start(None)
+    .unwrap();
+    assert_eq!(
+        info.to_string(),
+        "from 2026-11-27T10:58:30.000Z (start position lookback 90s)"
+    );
     // `now`: only what happens from now on.
     assert_eq!(
         run(StartPosition::Now, 1).await,

@@ -13,7 +13,7 @@
 //! * **De-duplication (R3).** By `(logStreamName, eventId)`; keys older than the current window
 //!   start are forgotten.
 //! * **Checkpoint (R4).** `{"v":1, "from_ms": W, "seen": [[ts, stream, eventId], ...]}`: a low
-//!   watermark plus the keys already yielded at or after it (see [`cursor`](self) internals).
+//!   watermark plus the keys already yielded at or after it.
 //! * **Restart gap (R5).** A checkpoint older than `max_resume_gap` is either backfilled or
 //!   skipped; a skip yields a non-terminal [`Gap`](crate::SourceErrorKind::Gap) error and counts in
 //!   `gaps`.
@@ -25,7 +25,7 @@
 //! * **Order (R7).** Each window is sorted by `(timestamp, ingestionTime, stream, eventId)`;
 //!   stream names are also filtered client-side by the prefix.
 //! * **Anomalies (R8).** Truncated (`[Truncated...]`), non-JSON and oversize messages are
-//!   yielded with an [`Anomaly`](crate::Anomaly), counted and logged, never dropped.
+//!   yielded with an [`Anomaly`], counted and logged, never dropped.
 
 mod client;
 mod config;
@@ -174,6 +174,18 @@ impl CloudWatchSource {
             })
     }
 
+    /// Where [`Source::stream`] would start now with `resume`, and why (R1, R5), so the caller
+    /// can print it before reading. The stream itself also logs it and records it in
+    /// [`MetricsSnapshot::effective_start_ms`].
+    pub fn effective_start(&self, resume: Option<&Checkpoint>) -> Result<StartInfo, SourceError> {
+        let plan = self.plan(resume.cloned())?;
+        Ok(StartInfo {
+            start_ms: plan.cursor.floor_ms,
+            reason: plan.why,
+            gap: plan.gap,
+        })
+    }
+
     /// Where a stream started now with `resume` would begin, and why (R1, R5).
     fn plan(&self, resume: Option<Checkpoint>) -> Result<Plan, SourceError> {
         let cfg = &self.config;
@@ -251,6 +263,37 @@ impl CloudWatchSource {
             }
         };
         Ok(plan)
+    }
+}
+
+/// Where a CloudWatch stream starts (see [`CloudWatchSource::effective_start`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartInfo {
+    /// The first millisecond read (ms since the Unix epoch).
+    pub start_ms: i64,
+    /// Why: `resuming from the checkpoint`, `no checkpoint: looking back 60s`, ...
+    pub reason: String,
+    /// The interval skipped because the checkpoint was too old, if any (inclusive ms).
+    pub gap: Option<(i64, i64)>,
+}
+
+impl fmt::Display for StartInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "from {} ({})",
+            format_rfc3339(self.start_ms),
+            self.reason
+        )?;
+        if let Some((from, to)) = self.gap {
+            write!(
+                f,
+                "; events from {} to {} are skipped",
+                format_rfc3339(from),
+                format_rfc3339(to)
+            )?;
+        }
+        Ok(())
     }
 }
 
