@@ -1,8 +1,605 @@
 //! The `kaudit` command line.
+//!
+//! ```text
+//! kaudit scan [--rules FILE]... [--format text|json] [--all-matches] [--min-priority P]
+//!             [--compat falco] [--disable-rule NAME]... [--disable-tag TAG]...
+//!             [--enable-tag TAG]... [--enable-rule NAME]... [-o key=value]... [PATH|-]...
+//! kaudit watch cloudwatch --log-group G [--region R] [--profile P] [--endpoint-url U]
+//!             [--start S] [--checkpoint FILE] [the rule and output options of scan]
+//! kaudit rules check FILE...
+//! kaudit rules list [FILE...]
+//! kaudit fields
+//! kaudit debug ast|expanded|program '<condition>'
+//! ```
+//!
+//! With no `--rules`, the built-in ruleset ([`DEFAULT_RULES`]) is used. Alerts go to stdout,
+//! the summary and every diagnostic to stderr. Exit codes: 0 success, 1 a rules file or an
+//! input could not be used, 2 bad command-line usage.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kaudit_condition::NoMacros;
+use kaudit_event::{Compat, DecodeOptions, FALCO_MAX_EVENT_SIZE, FIELDS, K8sAuditSchema};
+
+use crate::Priority;
+use crate::alert::{AlertFormat, AlertRenderer, TimeFormat, TimeZone};
+use crate::rules::{LoadOptions, RuleFile};
+use crate::ruleset::{Matching, Rule, RuleSet, Selection};
+use crate::run::{Engine, Stats, read_input};
+
+/// The built-in ruleset (`rules/default.yaml`), used when no `--rules` is given.
+pub const DEFAULT_RULES: &str = include_str!("../../../rules/default.yaml");
+
+/// The name the built-in ruleset is reported under.
+pub const DEFAULT_RULES_NAME: &str = "<built-in rules/default.yaml>";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kaudit",
+    version,
+    about = "Falco's Kubernetes-audit rules over Kubernetes audit logs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Evaluate rules on audit log files (JSON lines, Event, EventList or arrays; .gz too).
+    Scan(ScanArgs),
+    /// Follow a live source and evaluate rules on every event.
+    #[command(subcommand)]
+    Watch(WatchCommand),
+    /// Validate or list rules files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// List the fields conditions and outputs can use.
+    Fields,
+    /// Show how a condition parses, expands and compiles.
+    Debug {
+        /// Which stage to print.
+        #[arg(value_enum)]
+        stage: DebugStage,
+        /// The condition text.
+        condition: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WatchCommand {
+    /// Poll an EKS control-plane log group in CloudWatch Logs.
+    Cloudwatch(CloudWatchArgs),
+}
+
+#[derive(Debug, Args)]
+struct CloudWatchArgs {
+    /// The log group, e.g. /aws/eks/<cluster>/cluster.
+    #[arg(long)]
+    log_group: String,
+    /// AWS region (default from the environment or profile).
+    #[arg(long)]
+    region: Option<String>,
+    /// Shared-config profile.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Endpoint URL override (VPC endpoints, emulators).
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Where to start when there is no checkpoint (see the source docs).
+    #[arg(long)]
+    start: Option<String>,
+    /// Checkpoint file: resume from it, and commit to it after alerts are written.
+    #[arg(long)]
+    checkpoint: Option<String>,
+    #[command(flatten)]
+    rules: RuleArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Validate rules files like `falco -V` (every error and warning, with its code).
+    Check {
+        /// Rules files, loaded in order.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// List the rules of the given files (the built-in ruleset when none).
+    List {
+        /// Rules files, loaded in order.
+        files: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DebugStage {
+    /// The parsed tree.
+    Ast,
+    /// The tree after macro expansion (no macros are defined here).
+    Expanded,
+    /// The compiled program against the k8s audit field table.
+    Program,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum CompatArg {
+    /// Reproduce Falco's k8saudit extraction quirks and its 256 KiB event size limit.
+    Falco,
+    /// Extract the correct values where Falco has known bugs (the default).
+    Correct,
+}
+
+#[derive(Debug, Args)]
+struct RuleArgs {
+    /// A rules file; repeat to load several in order. Default: the built-in ruleset.
+    #[arg(long = "rules", short = 'r', value_name = "FILE")]
+    rules: Vec<String>,
+    /// Alert format.
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Emit every matching rule, not only the first (Falco `rule_matching: all`).
+    #[arg(long)]
+    all_matches: bool,
+    /// Skip rules less severe than this priority.
+    #[arg(long, value_name = "PRIORITY")]
+    min_priority: Option<String>,
+    /// Field extraction compatibility.
+    #[arg(long, value_enum)]
+    compat: Option<CompatArg>,
+    /// Disable the rule with this name (`*` wildcards allowed).
+    #[arg(long, value_name = "NAME")]
+    disable_rule: Vec<String>,
+    /// Enable the rule with this name even if the file disables it.
+    #[arg(long, value_name = "NAME")]
+    enable_rule: Vec<String>,
+    /// Disable every rule with this tag.
+    #[arg(long, value_name = "TAG")]
+    disable_tag: Vec<String>,
+    /// Only enable rules with this tag (repeatable).
+    #[arg(long, value_name = "TAG")]
+    enable_tag: Vec<String>,
+    /// Time zone of the text prefix: `local` (default, as Falco), `utc`, or `+HH:MM`/`-HH:MM`.
+    #[arg(long, value_name = "ZONE", default_value = "local")]
+    time_zone: String,
+    /// The JSON alerts' `hostname` (default: `FALCO_HOSTNAME`, else the system host name).
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+    /// Falco-style overrides: json_output=true|false, time_format_iso_8601=true|false,
+    /// rule_matching=first|all, priority=P.
+    #[arg(short = 'o', value_name = "KEY=VALUE")]
+    options: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Do not print the summary on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Input files; `-` is stdin (the default when none).
+    paths: Vec<String>,
+}
 
 /// Runs the `kaudit` command line and returns the process exit code.
 #[must_use]
-pub fn main() -> std::process::ExitCode {
-    eprintln!("kaudit: not implemented yet");
-    std::process::ExitCode::FAILURE
+pub fn main() -> ExitCode {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut err = stderr.lock();
+    let code = run_with(std::env::args_os(), &mut out, &mut err);
+    if out.flush().is_err() {
+        return ExitCode::FAILURE;
+    }
+    code
+}
+
+/// Runs the command line `args` (the first item is the program name), writing alerts and
+/// reports to `out` and the summary and diagnostics to `err`. [`main`] calls it with the
+/// process's arguments and streams; tests call it directly.
+pub fn run_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let text = e.render().to_string();
+            return if e.use_stderr() {
+                let _ = err.write_all(text.as_bytes());
+                ExitCode::from(2)
+            } else {
+                let _ = out.write_all(text.as_bytes());
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli, out, err) {
+        Ok(code) => code,
+        Err(msg) => {
+            let _ = writeln!(err, "kaudit: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Scan(args) => scan(&args, out, err),
+        Command::Watch(WatchCommand::Cloudwatch(args)) => watch_cloudwatch(&args, out, err),
+        Command::Rules(RulesCommand::Check { files }) => rules_check(&files, out),
+        Command::Rules(RulesCommand::List { files }) => rules_list(&files, out, err),
+        Command::Fields => {
+            write_out(out, &fields_text())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Debug { stage, condition } => debug(stage, &condition, out),
+    }
+}
+
+fn write_out(out: &mut dyn Write, text: &str) -> Result<(), String> {
+    out.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write output: {e}"))
+}
+
+/// Everything the rule options decide.
+struct Settings {
+    selection: Selection,
+    renderer: AlertRenderer,
+    compat: Compat,
+}
+
+fn settings(args: &RuleArgs) -> Result<Settings, String> {
+    let hostname = args.hostname.clone().unwrap_or_else(hostname);
+    let mut format = match args.format {
+        Some(FormatArg::Json) => AlertFormat::Json,
+        Some(FormatArg::Text) | None => AlertFormat::Text,
+    };
+    let mut time_format = TimeFormat::Time;
+    let mut matching = if args.all_matches {
+        Matching::All
+    } else {
+        Matching::First
+    };
+    let mut min_priority = match &args.min_priority {
+        Some(p) => Some(parse_priority(p)?),
+        None => None,
+    };
+    for opt in &args.options {
+        let (key, value) = opt
+            .split_once('=')
+            .ok_or_else(|| format!("-o {opt}: expected key=value"))?;
+        match key {
+            "json_output" => {
+                format = if parse_bool(key, value)? {
+                    AlertFormat::Json
+                } else {
+                    AlertFormat::Text
+                };
+            }
+            "time_format_iso_8601" => {
+                time_format = if parse_bool(key, value)? {
+                    TimeFormat::Iso8601
+                } else {
+                    TimeFormat::Time
+                };
+            }
+            "rule_matching" => {
+                matching = match value {
+                    "first" => Matching::First,
+                    "all" => Matching::All,
+                    _ => return Err(format!("-o {opt}: rule_matching is `first` or `all`")),
+                };
+            }
+            "priority" => min_priority = Some(parse_priority(value)?),
+            _ => {
+                return Err(format!(
+                    "-o {opt}: unknown key `{key}` (known: json_output, time_format_iso_8601, rule_matching, priority)"
+                ));
+            }
+        }
+    }
+    let time_zone = parse_time_zone(&args.time_zone)?;
+    Ok(Settings {
+        selection: Selection {
+            min_priority,
+            enable_tags: args.enable_tag.clone(),
+            disable_tags: args.disable_tag.clone(),
+            disable_rules: args.disable_rule.clone(),
+            enable_rules: args.enable_rule.clone(),
+            matching,
+            no_index: false,
+        },
+        renderer: AlertRenderer {
+            format,
+            time_format,
+            time_zone,
+            hostname,
+        },
+        compat: match args.compat {
+            Some(CompatArg::Falco) => Compat::Falco,
+            Some(CompatArg::Correct) | None => Compat::Correct,
+        },
+    })
+}
+
+fn parse_priority(p: &str) -> Result<Priority, String> {
+    p.parse()
+        .map_err(|_| format!("unknown priority `{p}` (emergency, alert, critical, error, warning, notice, informational, debug)"))
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("-o {key}={v}: expected true or false")),
+    }
+}
+
+fn parse_time_zone(z: &str) -> Result<TimeZone, String> {
+    match z {
+        "local" => Ok(TimeZone::local()),
+        "utc" | "UTC" => Ok(TimeZone::Utc),
+        _ => {
+            let bad = || format!("--time-zone {z}: expected local, utc, +HH:MM or -HH:MM");
+            let (sign, rest) = match z.as_bytes().first() {
+                Some(b'+') => (1, &z[1..]),
+                Some(b'-') => (-1, &z[1..]),
+                _ => return Err(bad()),
+            };
+            let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+            let h: i32 = h.parse().map_err(|_| bad())?;
+            let m: i32 = m.parse().map_err(|_| bad())?;
+            if h > 23 || m > 59 {
+                return Err(bad());
+            }
+            Ok(TimeZone::Fixed(sign * (h * 3600 + m * 60)))
+        }
+    }
+}
+
+/// Falco's `hostname`: the `FALCO_HOSTNAME` environment variable, else the system host name.
+fn hostname() -> String {
+    if let Ok(h) = std::env::var("FALCO_HOSTNAME")
+        && !h.is_empty()
+    {
+        return h;
+    }
+    for path in ["/proc/sys/kernel/hostname", "/etc/hostname"] {
+        if let Ok(h) = std::fs::read_to_string(path) {
+            let h = h.trim();
+            if !h.is_empty() {
+                return h.to_owned();
+            }
+        }
+    }
+    "localhost".to_owned()
+}
+
+fn read_rule_files(paths: &[String]) -> Result<Vec<RuleFile>, String> {
+    if paths.is_empty() {
+        return Ok(vec![RuleFile::new(DEFAULT_RULES_NAME, DEFAULT_RULES)]);
+    }
+    paths
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map(|text| RuleFile::new(p.clone(), text))
+                .map_err(|e| format!("cannot read rules file {p}: {e}"))
+        })
+        .collect()
+}
+
+/// Loads rules files into a rule set, or renders the load errors.
+fn build_ruleset(
+    paths: &[String],
+    schema: &K8sAuditSchema,
+    selection: &Selection,
+    err: &mut dyn Write,
+) -> Result<RuleSet<kaudit_event::Field>, String> {
+    let files = read_rule_files(paths)?;
+    let result = crate::rules::load(&files, schema, &LoadOptions::k8s_audit());
+    let texts: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    let warnings: Vec<_> = result.warnings().cloned().collect();
+    if !warnings.is_empty() {
+        let _ = err.write_all(crate::rules::diag::render(&warnings, &texts).as_bytes());
+    }
+    if !result.successful() {
+        let errors: Vec<_> = result.errors().cloned().collect();
+        return Err(format!(
+            "cannot load rules:\n{}",
+            crate::rules::diag::render(&errors, &texts)
+        ));
+    }
+    let rules: Vec<Rule<_>> = result.rules.into_iter().map(Rule::from).collect();
+    Ok(RuleSet::new(rules, schema, selection))
+}
+
+fn engine_for(args: &RuleArgs, err: &mut dyn Write) -> Result<Engine, String> {
+    let s = settings(args)?;
+    let schema = K8sAuditSchema::with_compat(s.compat);
+    let rules = build_ruleset(&args.rules, &schema, &s.selection, err)?;
+    let decode = if s.compat == Compat::Falco {
+        DecodeOptions {
+            max_event_size: FALCO_MAX_EVENT_SIZE,
+        }
+    } else {
+        DecodeOptions::default()
+    };
+    Ok(Engine {
+        rules,
+        renderer: s.renderer,
+        decode,
+    })
+}
+
+fn scan(args: &ScanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, String> {
+    let engine = engine_for(&args.rules, err)?;
+    let mut stats = engine.new_stats();
+    let default_paths = ["-".to_owned()];
+    let paths: &[String] = if args.paths.is_empty() {
+        &default_paths
+    } else {
+        &args.paths
+    };
+    for path in paths {
+        let name = if path == "-" {
+            "<stdin>"
+        } else {
+            path.as_str()
+        };
+        let buf = read_input(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let mut on_error = |e: &kaudit_event::DecodeError| {
+            let _ = writeln!(err, "kaudit: {name}: skipped: {e}");
+        };
+        engine
+            .scan_document(&buf, out, &mut stats, &mut on_error)
+            .map_err(|e| format!("cannot write alerts: {e}"))?;
+    }
+    out.flush()
+        .map_err(|e| format!("cannot write alerts: {e}"))?;
+    if !args.quiet {
+        let _ = err.write_all(summary(&stats, &engine.rules).as_bytes());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(stats: &Stats, rules: &RuleSet<kaudit_event::Field>) -> String {
+    stats.summary(rules)
+}
+
+fn watch_cloudwatch(
+    args: &CloudWatchArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let engine = engine_for(&args.rules, err)?;
+    let config = kaudit_source::cloudwatch::CloudWatchConfig::from_cli(
+        &args.log_group,
+        args.region.as_deref(),
+        args.profile.as_deref(),
+        args.endpoint_url.as_deref(),
+        args.start.as_deref(),
+    )
+    .map_err(|e| format!("invalid CloudWatch options: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let store = args
+        .checkpoint
+        .as_ref()
+        .map(kaudit_source::FileCheckpointStore::new);
+    let mut stats = engine.new_stats();
+    let result = runtime.block_on(async {
+        let source = kaudit_source::cloudwatch::CloudWatchSource::connect(config)
+            .await
+            .map_err(|e| format!("cannot connect to CloudWatch Logs: {e}"))?;
+        let mut source_errors: Vec<String> = Vec::new();
+        let mut on_decode = |_: &kaudit_event::DecodeError| {};
+        let mut on_source = |e: &kaudit_source::SourceError| source_errors.push(e.to_string());
+        let run = crate::run::run_source(
+            &engine,
+            &source,
+            store
+                .as_ref()
+                .map(|s| s as &dyn kaudit_source::CheckpointStore),
+            out,
+            &mut stats,
+            &mut on_decode,
+            &mut on_source,
+        );
+        let r = tokio::select! {
+            r = run => r.map_err(|e| e.to_string()),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        };
+        for e in &source_errors {
+            let _ = writeln!(err, "kaudit: source: {e}");
+        }
+        r
+    });
+    let _ = err.write_all(summary(&stats, &engine.rules).as_bytes());
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+fn rules_check(files: &[String], out: &mut dyn Write) -> Result<ExitCode, String> {
+    let files = read_rule_files(files)?;
+    let schema = K8sAuditSchema::new();
+    let report = crate::rules::check(&files, &schema, &LoadOptions::k8s_audit());
+    write_out(out, &report.rendered)?;
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn rules_list(
+    files: &[String],
+    w: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let schema = K8sAuditSchema::new();
+    let rules = build_ruleset(files, &schema, &Selection::default(), err)?;
+    let mut out = String::new();
+    for (i, r) in rules.rules().iter().enumerate() {
+        let tags: Vec<&str> = r.tags.iter().map(String::as_str).collect();
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t[{}]\n",
+            r.name,
+            r.priority,
+            r.source,
+            if rules.is_active(i) {
+                "enabled"
+            } else {
+                "disabled"
+            },
+            tags.join(",")
+        ));
+    }
+    write_out(w, &out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fields_text() -> String {
+    let mut out = String::new();
+    for f in FIELDS.iter() {
+        let ty = if f.list { "list" } else { "string" };
+        out.push_str(&format!("{:<50} {:<6} {}\n", f.name, ty, f.desc));
+    }
+    out
+}
+
+fn debug(stage: DebugStage, condition: &str, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let ast = kaudit_condition::parse(condition).map_err(|e| e.render(condition))?;
+    match stage {
+        DebugStage::Ast => write_out(out, &format!("{ast:#?}\n"))?,
+        DebugStage::Expanded => {
+            let expanded =
+                kaudit_condition::expand(&ast, &NoMacros).map_err(|e| e.render(condition))?;
+            write_out(out, &format!("{expanded:#?}\n"))?;
+        }
+        DebugStage::Program => {
+            let expanded =
+                kaudit_condition::expand(&ast, &NoMacros).map_err(|e| e.render(condition))?;
+            let schema = K8sAuditSchema::new();
+            let program =
+                kaudit_condition::compile(&expanded, &schema).map_err(|e| e.render(condition))?;
+            write_out(out, &format!("{program:#?}\n"))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

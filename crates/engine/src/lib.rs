@@ -5,9 +5,12 @@
 //! alert rendering), `ruleset` (compiled rules, index, evaluation), `run` (source → decode →
 //! evaluate → outputs → checkpoint), `cli` (clap).
 
+pub mod alert;
 pub mod cli;
 pub mod format;
 pub mod priority;
 pub mod rules;
+pub mod ruleset;
+pub mod run;
 
 pub use priority::Priority;
