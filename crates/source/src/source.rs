@@ -64,6 +64,40 @@ pub trait Source: Send + Sync + fmt::Debug {
     }
 }
 
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn identity(&self) -> &SourceIdentity {
+        (**self).identity()
+    }
+
+    fn stream(
+        &self,
+        resume: Option<Checkpoint>,
+    ) -> BoxStream<'static, Result<Record, SourceError>> {
+        (**self).stream(resume)
+    }
+
+    fn metrics(&self) -> MetricsSnapshot {
+        (**self).metrics()
+    }
+}
+
+impl<S: Source + ?Sized> Source for Arc<S> {
+    fn identity(&self) -> &SourceIdentity {
+        (**self).identity()
+    }
+
+    fn stream(
+        &self,
+        resume: Option<Checkpoint>,
+    ) -> BoxStream<'static, Result<Record, SourceError>> {
+        (**self).stream(resume)
+    }
+
+    fn metrics(&self) -> MetricsSnapshot {
+        (**self).metrics()
+    }
+}
+
 /// One record: an opaque payload (for kaudit, one audit event as JSON) and where it came from.
 #[derive(Clone, Debug)]
 pub struct Record {

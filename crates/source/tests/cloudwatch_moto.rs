@@ -365,7 +365,7 @@ async fn moto_restart_r4_r5_exactly_once_across_kill_while_events_keep_arriving(
     let mut delivered: Vec<String> = Vec::new();
     // Run 1: deliver ~40 records, committing after each, then die mid-stream.
     let src =
-        CloudWatchSource::connect(moto.config(StartPosition::Lookback(Duration::from_secs(5))))
+        CloudWatchSource::connect(moto.config(StartPosition::Lookback(Duration::from_secs(30))))
             .await
             .unwrap();
     let mut s = src.stream(None);
@@ -395,7 +395,10 @@ async fn moto_restart_r4_r5_exactly_once_across_kill_while_events_keep_arriving(
     writer.await.unwrap();
     let written: Vec<String> = written.lock().await.clone();
     // Drain everything written before the writer stopped.
-    let missing = written.len() - delivered.len();
+    let missing = written
+        .len()
+        .checked_sub(delivered.len())
+        .unwrap_or_else(|| panic!("more delivered than written: {delivered:?}"));
     for r in take(&mut s, missing).await {
         delivered.push(audit_id(&r));
     }

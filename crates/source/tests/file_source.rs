@@ -254,3 +254,17 @@ async fn file_source_missing_file_is_a_terminal_error() {
         )
     );
 }
+
+#[tokio::test]
+async fn boxed_dyn_source_conformance() {
+    // Sources picked at run time are `Box<dyn Source>`; the contract holds through the box.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    std::fs::write(&path, lines(7)).unwrap();
+    let make = || -> Box<dyn Source> {
+        Box::new(FileSource::new(FileSourceConfig::from_arg(
+            path.to_str().unwrap(),
+        )))
+    };
+    conformance(make, Conformance::finite(7)).await.unwrap();
+}
