@@ -29,7 +29,7 @@ fn condition_error_renders_with_context_and_caret() {
     let typo = "\
 - rule: Typo
   desc: d
-  condition: kcreat and ka.verb = get
+  condition: ka.verb = get and kcreat
   output: o
   priority: INFO
   source: k8s_audit
@@ -47,13 +47,13 @@ fn condition_error_renders_with_context_and_caret() {
          1 Errors:\n\
          In rules content: (typo.yaml:0:0)\n    \
          In rule 'Typo': (typo.yaml:1:3)\n        \
-         In condition expression: (typo.yaml:3:14)\n\
-         ------\n  condition: kcreat and ka.verb = get\n             ^\n------\n\
+         In condition expression: (typo.yaml:3:32)\n\
+         ------\n  condition: ka.verb = get and kcreat\n                               ^\n------\n\
          error: Undefined macro 'kcreat' used in filter.\n\
-         \x20--> 1:1\n\
+         \x20--> 1:19\n\
          \x20 |\n\
-         1 | kcreat and ka.verb = get\n\
-         \x20 | ^^^^^^\n\
+         1 | ka.verb = get and kcreat\n\
+         \x20 |                   ^^^^^^\n\
          LOAD_ERR_VALIDATE (Error validating rule/macro/list/exception objects): \
          Undefined macro 'kcreat' used in filter.\n"
     );

@@ -68,6 +68,9 @@ pub(crate) struct MacroInfo {
     pub(crate) cond: String,
     pub(crate) ctx: Ctx,
     pub(crate) cond_ctx: Ctx,
+    /// The condition as written when it is a plain one-line scalar on its key's line, so
+    /// offsets in it map to file columns.
+    pub(crate) cond_inline: Option<String>,
     pub(crate) index: usize,
     pub(crate) visibility: usize,
 }
@@ -78,6 +81,8 @@ pub(crate) struct RuleInfo {
     pub(crate) name: String,
     pub(crate) ctx: Ctx,
     pub(crate) cond_ctx: Ctx,
+    /// As [`MacroInfo::cond_inline`].
+    pub(crate) cond_inline: Option<String>,
     pub(crate) output_ctx: Ctx,
     pub(crate) index: usize,
     pub(crate) visibility: usize,

@@ -176,7 +176,12 @@ fn compile_all<S: Schema>(
             used: false,
         });
         let text = substitute_lists(&m.cond, lists);
-        parsed.push(parse(&text, &parse_opts, &m.cond_ctx)?);
+        parsed.push(parse(
+            &text,
+            &parse_opts,
+            &m.cond_ctx,
+            m.cond_inline.as_deref(),
+        )?);
     }
 
     // Each macro sees the macros first defined before its last define / append.
@@ -189,7 +194,13 @@ fn compile_all<S: Schema>(
             asts: &parsed,
             visibility: Some(m.visibility),
         };
-        let ast = expand(&parsed[i], &visible, &m.ctx, &m.cond_ctx)?;
+        let ast = expand(
+            &parsed[i],
+            &visible,
+            &m.ctx,
+            &m.cond_ctx,
+            m.cond_inline.as_deref(),
+        )?;
         mark_used(&parsed[i], &names, &mut used);
         expanded.push(ast);
     }
@@ -228,21 +239,32 @@ fn compile_all<S: Schema>(
             }
         }
         let text = substitute_lists(&condition, lists);
-        let ast = parse(&text, &parse_opts, &r.cond_ctx)?;
+        let ast = parse(&text, &parse_opts, &r.cond_ctx, r.cond_inline.as_deref())?;
         let visible = Visible {
             names: &names,
             infos,
             asts: &expanded,
             visibility: None,
         };
-        let full = expand(&ast, &visible, &r.ctx, &r.cond_ctx)?;
+        let full = expand(
+            &ast,
+            &visible,
+            &r.ctx,
+            &r.cond_ctx,
+            r.cond_inline.as_deref(),
+        )?;
         mark_used(&ast, &names, &mut used);
         condition_warnings(&full, schema, &r.cond_ctx, &mut out.diagnostics);
         let program = match compile_ast(&full, schema) {
             Ok(p) => p,
             Err(e) => {
                 let message = e.to_string();
-                let ctx = expression_ctx(&r.cond_ctx);
+                let offset = if e.origin.is_none() {
+                    map_offset(&text, r.cond_inline.as_deref(), e.span.start as usize)
+                } else {
+                    None
+                };
+                let ctx = expression_ctx_at(&r.cond_ctx, &r.cond_ctx, offset);
                 if r.skip_if_unknown_filter && is_unknown_type_or_field(&message) {
                     out.diagnostics
                         .push(warning(Code::UnknownFilter, message, &ctx));
@@ -311,25 +333,52 @@ fn mark_used(ast: &Ast, names: &HashMap<&str, usize>, used: &mut [bool]) {
 
 /// A "condition expression" frame under `ctx`, at the position of `ctx`'s innermost frame.
 fn expression_ctx(ctx: &Ctx) -> Ctx {
-    expression_ctx_at(ctx, ctx)
+    expression_ctx_at(ctx, ctx, None)
 }
 
 /// A "condition expression" frame under `parent`, at the position of `at`'s innermost frame
-/// (the condition's YAML value).
-fn expression_ctx_at(parent: &Ctx, at: &Ctx) -> Ctx {
+/// (the condition's YAML value), moved right by `column_offset` characters when the problem's
+/// place in the file is known.
+fn expression_ctx_at(parent: &Ctx, at: &Ctx, column_offset: Option<usize>) -> Ctx {
     let pos = at.0.last().map(|f| super::yaml::Pos {
         line: f.location.line,
-        column: f.location.column,
+        column: f.location.column.saturating_add(
+            column_offset
+                .and_then(|o| u32::try_from(o).ok())
+                .unwrap_or(0),
+        ),
     });
     parent.child(ItemKind::ConditionExpression, "", pos.unwrap_or_default())
 }
 
-fn parse(text: &str, opts: &ParseOptions, ctx: &Ctx) -> Result<Ast, Fail> {
+/// Maps a byte offset in the text that was parsed (after exceptions and list substitution) to
+/// a character offset in the condition as written, when the text up to it is unchanged.
+fn map_offset(parsed: &str, inline: Option<&str>, offset: usize) -> Option<usize> {
+    let original = inline?;
+    let same = |a: Option<&str>, b: Option<&str>| a.is_some() && a == b;
+    let o = if same(parsed.get(..offset), original.get(..offset)) {
+        offset
+    } else if parsed.starts_with('(')
+        && offset >= 1
+        && same(parsed.get(1..offset), original.get(..offset - 1))
+    {
+        offset - 1
+    } else {
+        return None;
+    };
+    if o > original.len() {
+        return None;
+    }
+    Some(original.get(..o)?.chars().count())
+}
+
+fn parse(text: &str, opts: &ParseOptions, ctx: &Ctx, inline: Option<&str>) -> Result<Ast, Fail> {
     parse_with(text, opts).map_err(|e| {
+        let offset = map_offset(text, inline, e.span.start as usize);
         let mut fail = Fail::new(
             Code::ErrCompileCondition,
             e.to_string(),
-            expression_ctx(ctx),
+            expression_ctx_at(ctx, ctx, offset),
         );
         fail.snippet = Some(e.render(text));
         fail
@@ -337,12 +386,23 @@ fn parse(text: &str, opts: &ParseOptions, ctx: &Ctx) -> Result<Ast, Fail> {
 }
 
 /// Expands macros; errors are reported on the item (`ctx`) at its condition (`cond_ctx`).
-fn expand(ast: &Ast, macros: &Visible<'_>, ctx: &Ctx, cond_ctx: &Ctx) -> Result<Ast, Fail> {
+fn expand(
+    ast: &Ast,
+    macros: &Visible<'_>,
+    ctx: &Ctx,
+    cond_ctx: &Ctx,
+    inline: Option<&str>,
+) -> Result<Ast, Fail> {
     expand_with(ast, macros, &ExpandOptions::default()).map_err(|e| {
+        let offset = if e.origin.is_none() {
+            map_offset(&ast.source, inline, e.span.start as usize)
+        } else {
+            None
+        };
         let mut fail = Fail::new(
             Code::ErrValidate,
             e.to_string(),
-            expression_ctx_at(ctx, cond_ctx),
+            expression_ctx_at(ctx, cond_ctx, offset),
         );
         fail.snippet = Some(e.render(&ast.source));
         fail

@@ -265,6 +265,7 @@ pub fn load<S: Schema>(files: &[RuleFile], schema: &S, opts: &LoadOptions) -> Lo
         let mut diagnostics = Vec::new();
         let mut reader = read::Reader {
             env: &env,
+            text: &file.text,
             collector: &mut collector,
             warnings: &mut diagnostics,
         };

@@ -126,6 +126,8 @@ const RULE_REPLACEABLE: [&str; 11] = [
 /// The reader's state for one file.
 pub(crate) struct Reader<'a, 'e> {
     pub(crate) env: &'a Env<'e>,
+    /// The text of the file being read (to tell inline conditions from block scalars).
+    pub(crate) text: &'a str,
     pub(crate) collector: &'a mut Collector,
     pub(crate) warnings: &'a mut Vec<Diagnostic>,
 }
@@ -162,6 +164,21 @@ impl Reader<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// `Some(text)` when the scalar `node` is `text` written plainly on one line, so that byte
+    /// offsets into `text` are column offsets from `node.pos`.
+    fn inline(&self, node: &Node, text: &str) -> Option<String> {
+        if text.contains('\n') {
+            return None;
+        }
+        let line = self
+            .text
+            .lines()
+            .nth(usize::try_from(node.pos.line).ok()?.checked_sub(1)?)?;
+        let col = usize::try_from(node.pos.column).ok()?.checked_sub(1)?;
+        let start = line.char_indices().nth(col).map(|(i, _)| i)?;
+        line[start..].starts_with(text).then(|| text.to_owned())
     }
 
     fn warn(&mut self, code: Code, message: impl Into<String>, ctx: &Ctx) {
@@ -322,6 +339,7 @@ impl Reader<'_, '_> {
         }
         self.warn_unknown_keys(item, &["macro", "condition", "append", "override"], &ctx);
         let cond = decode_val(item, "condition", &ctx)?;
+        let cond_text = cond.clone();
         let cond_pos = item.get("condition").map_or(item.pos, |n| n.pos);
         let cond_ctx = ctx.child(ItemKind::MacroCondition, "", cond_pos);
         let mut append = decode_opt_bool(item, "append", &ctx)?.unwrap_or(false);
@@ -337,6 +355,9 @@ impl Reader<'_, '_> {
             name,
             cond,
             ctx,
+            cond_inline: item
+                .get("condition")
+                .and_then(|n| self.inline(n, &cond_text)),
             cond_ctx,
             index: 0,
             visibility: 0,
@@ -518,6 +539,7 @@ impl Reader<'_, '_> {
         let priority = decode_priority(item, &ctx)?;
         let info = RuleInfo {
             name,
+            cond_inline: item.get("condition").and_then(|n| self.inline(n, &cond)),
             cond_ctx,
             output_ctx,
             index: 0,
