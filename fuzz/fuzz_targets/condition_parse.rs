@@ -1,5 +1,15 @@
 #![no_main]
-// Placeholder: filled in by the crate that owns this parser.
+//! Arbitrary text → `parse` (both depth settings) must not panic; errors must render.
+use kaudit_condition::{ParseOptions, parse, parse_with};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|_data: &[u8]| {});
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Err(e) = parse(text) {
+        let _ = e.render(text);
+    }
+    if let Ok(ast) = parse_with(text, &ParseOptions::falco_rules()) {
+        let _ = ast.falco_string();
+        let _ = ast.fields();
+    }
+});

@@ -43,7 +43,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("== ast\n{:#?}", ast.expr);
+    println!("== ast\n{}", ast.dump());
     println!("== canonical\n{ast}");
     println!("== falco as_string\n{}", ast.falco_string());
     let expanded = match expand(&ast, &NoMacros) {

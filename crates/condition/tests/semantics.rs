@@ -344,6 +344,10 @@ fn macro_expansion_and_provenance() {
         a.to_string(),
         "(s.w = 0 and (s.z exists or (s.x = 1 and l.y = 2)))"
     );
+    assert_eq!(
+        a.dump(),
+        "and 0..17\n  check 0..7 s.w = 0\n  or 0..19 [from macro 'outer']\n    check 0..10 s.z exists [from macro 'outer']\n    and 0..19 [from macro 'inner']\n      check 0..7 s.x = 1 [from macro 'inner']\n      check 12..19 l.y = 2 [from macro 'inner']\n"
+    );
     assert_eq!(a.macro_refs().count(), 0);
     let fields: Vec<_> = a.fields().iter().map(|f| f.name.clone()).collect();
     assert_eq!(fields, ["s.w", "s.z", "s.x", "l.y"]);

@@ -509,6 +509,50 @@ impl Ast {
         out
     }
 
+    /// A stable, indented dump of the tree for `kaudit debug ast|expanded`: one node per line with
+    /// its byte span and, for expanded nodes, the macro it came from.
+    ///
+    /// ```text
+    /// and 0..28
+    ///   check 0..12 ka.verb = get
+    ///   not 17..28 [from macro 'm']
+    /// ```
+    #[must_use]
+    pub fn dump(&self) -> String {
+        let mut out = String::new();
+        let mut stack = vec![(&self.expr, 0usize)];
+        while let Some((e, depth)) = stack.pop() {
+            out.push_str(&"  ".repeat(depth));
+            let label = match &e.kind {
+                ExprKind::And(c) | ExprKind::Or(c) => {
+                    stack.extend(c.iter().rev().map(|c| (c, depth + 1)));
+                    if matches!(e.kind, ExprKind::And(_)) {
+                        "and".to_owned()
+                    } else {
+                        "or".to_owned()
+                    }
+                }
+                ExprKind::Not(c) => {
+                    stack.push((c, depth + 1));
+                    "not".to_owned()
+                }
+                ExprKind::Check(c) => format!("check {c}"),
+                ExprKind::Macro(id) => format!("macro {}", id.name),
+            };
+            let (head, rest) = label.split_once(' ').unwrap_or((&label, ""));
+            out.push_str(&format!("{head} {}..{}", e.span.start, e.span.end));
+            if !rest.is_empty() {
+                out.push(' ');
+                out.push_str(rest);
+            }
+            if let Some(o) = &e.origin {
+                out.push_str(&format!(" [from macro '{}']", o.macro_name));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     /// libsinsp's `as_string` text (Falco's `condition_compiled`).
     #[must_use]
     pub fn falco_string(&self) -> String {
