@@ -1,8 +1,8 @@
 //! The rules-file loader: Falco's three steps, read → collect → compile.
 //!
-//! - [`read`](self::read) walks the YAML (several documents per file, each a sequence of maps)
+//! - `read` walks the YAML (several documents per file, each a sequence of maps)
 //!   and checks every item's shape. Scalars stay literal text (`010` is `"010"`).
-//! - [`collect`](self::collect) applies definitions, `append` and `override` per name, across
+//! - `collect` applies definitions, `append` and `override` per name, across
 //!   files, keeping each item's original position.
 //! - `compile` expands lists (one level), substitutes lists into conditions **as text**, turns
 //!   exceptions into text, parses every macro, expands macros on the AST with Falco's visibility
@@ -14,6 +14,16 @@
 //! The engine claims Falco 0.44's engine version, **0.62.0** ([`ENGINE_VERSION`]): rules that
 //! say `required_engine_version: 15` (= 0.15.0) load; anything above 0.62.0 or with another
 //! major version is rejected like Falco does.
+//!
+//! What the loader does **not** do, compared with Falco 0.44:
+//! - no JSON-schema validation (Falco only reports its status; it never fails a load);
+//! - no syscall event-type analysis, so no `LOAD_NO_EVTTYPE` and no `unknown event type`;
+//! - YAML is parsed by saphyr-parser, which is stricter than yaml-cpp. The one leniency Falco's
+//!   own rules rely on (flow collections whose lines are not indented past the enclosing
+//!   block) is accepted; other yaml-cpp quirks are not, and messages other than
+//!   `illegal map value` use saphyr's wording;
+//! - a condition problem points at its exact file column only for one-line plain conditions;
+//!   otherwise at the condition's YAML value, with the caret rendering inside the condition.
 
 mod collect;
 mod compile;
