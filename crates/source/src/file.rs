@@ -158,6 +158,7 @@ impl Source for FileSource {
             raw_pos: 0,
             file_id: None,
             eof: false,
+            rotated: false,
             done: false,
         };
         stream::unfold(state, |mut st| async move {
@@ -251,6 +252,8 @@ struct Reader {
     raw_pos: u64,
     file_id: Option<FileId>,
     eof: bool,
+    /// The path now names another file; switch once the old one is drained.
+    rotated: bool,
     done: bool,
 }
 
@@ -389,7 +392,8 @@ impl Reader {
         }
     }
 
-    /// In follow mode at end of file: waits, then handles rotation and truncation.
+    /// In follow mode at end of file: waits, then looks for rotation and truncation. A rotation
+    /// only sets `rotated`: the old file is drained to its end before the switch.
     async fn wait_for_more(&mut self) -> Result<(), SourceError> {
         tokio::time::sleep(self.config.poll_interval).await;
         let FileInput::Path(path) = self.config.input.clone() else {
@@ -401,14 +405,46 @@ impl Reader {
         };
         let now_id = file_id(&meta);
         if now_id.is_some() && now_id != self.file_id {
-            // Rotated: the old file was read to its end just now. Start the new one.
-            tracing::info!(path = %path.display(), "file rotated; reading the new file from its start");
-            self.reopen_at_zero(&path).await?;
+            self.rotated = true;
         } else if meta.len() < self.raw_pos {
             tracing::warn!(path = %path.display(), "file truncated; reading from its start");
             self.reopen_at_zero(&path).await?;
         }
         Ok(())
+    }
+
+    /// Switches to the new file after a rotation. The old file's unterminated last line (its
+    /// writer has moved on) is returned as a record when `take_partial` is set, as `tail -F`
+    /// prints it.
+    async fn switch_after_rotation(
+        &mut self,
+        take_partial: bool,
+    ) -> Result<Option<Record>, SourceError> {
+        self.rotated = false;
+        let FileInput::Path(path) = self.config.input.clone() else {
+            return Ok(None);
+        };
+        tracing::info!(path = %path.display(), "file rotated; reading the new file from its start");
+        let mut partial = None;
+        if take_partial && !self.buf.trim_ascii().is_empty() {
+            let start = self.offset;
+            let line = std::mem::take(&mut self.buf);
+            self.offset += line.len() as u64;
+            let body = trim_line(&line);
+            let limit = self.config.max_line_bytes;
+            let (payload, anomaly) = if body.len() > limit {
+                let len = body.len();
+                (
+                    Bytes::copy_from_slice(&body[..limit]),
+                    Some(Anomaly::Oversize { len, limit }),
+                )
+            } else {
+                (Bytes::copy_from_slice(body), None)
+            };
+            partial = Some(self.make_record(start, payload, anomaly));
+        }
+        self.reopen_at_zero(&path).await?;
+        Ok(partial)
     }
 
     async fn reopen_at_zero(&mut self, path: &Path) -> Result<(), SourceError> {
@@ -481,6 +517,13 @@ impl Reader {
             }
             self.eof = true;
             if self.following() {
+                if self.rotated {
+                    // The old file is drained (this read hit its end): switch.
+                    if let Some(partial) = self.switch_after_rotation(oversize.is_none()).await? {
+                        return Ok(Some(partial));
+                    }
+                    continue;
+                }
                 self.wait_for_more().await?;
                 continue;
             }

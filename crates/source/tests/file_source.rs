@@ -192,15 +192,25 @@ async fn file_source_follow_append_rotation_and_truncation() {
     f.flush().unwrap();
     assert_eq!(text(&next_ok(&mut s).await), r#"{"n":3}"#);
 
-    // Rotation by rename: the old file's tail, then the new file from offset 0.
-    f.write_all(b"{\"n\":4}\n").unwrap();
+    // Rotation by rename while the reader waits at end of file: the last writes to the old
+    // file (its last line unterminated) are read before switching, then the new file from
+    // offset 0.
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(next_ok(&mut s).await);
+        }
+        (s, got)
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    f.write_all(b"{\"n\":4}\n{\"n\":4.5}").unwrap();
     drop(f);
     std::fs::rename(&path, dir.path().join("audit.log.1")).unwrap();
     std::fs::write(&path, "{\"n\":5}\n").unwrap();
-    assert_eq!(text(&next_ok(&mut s).await), r#"{"n":4}"#);
-    let r5 = next_ok(&mut s).await;
-    assert_eq!(text(&r5), r#"{"n":5}"#);
-    assert_eq!(r5.meta.offset, Some(0));
+    let (mut s, got) = reader.await.unwrap();
+    let got_text: Vec<String> = got.iter().map(text).collect();
+    assert_eq!(got_text, vec![r#"{"n":4}"#, r#"{"n":4.5}"#, r#"{"n":5}"#]);
+    assert_eq!(got[2].meta.offset, Some(0));
 
     // Copy-truncate: the file shrinks below our position; read it again from the start. The
     // reader keeps polling meanwhile (as the engine does), so it sees the shrink.
