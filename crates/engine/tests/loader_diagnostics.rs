@@ -235,3 +235,46 @@ fn garbage_never_panics_and_always_explains_itself() {
         assert_eq!(result.files[0].successful, ok, "{text:?}");
     }
 }
+
+#[test]
+fn condition_warnings_have_falco_codes() {
+    let text = "\
+- rule: NA
+  desc: d
+  condition: ka.user.name = <NA> or ka.verb in (get, <NA>) or ka.verb = ka.user.name
+  output: o
+  priority: INFO
+  source: k8s_audit
+  typo: 1
+";
+    let result = load(
+        &[RuleFile::new("w.yaml", text)],
+        &K8sAuditSchema::new(),
+        &opts(),
+    );
+    assert!(result.successful());
+    let w: Vec<(Code, String)> = result
+        .warnings()
+        .map(|d| (d.code, d.message.clone()))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            (
+                Code::UnknownKey,
+                "Unknown key 'typo'. The key will be ignored.".to_owned()
+            ),
+            (
+                Code::CompileCondition,
+                "'ka.user.name' may be a valid field misused as a const string value".to_owned()
+            ),
+            (
+                Code::UnsafeNaCheck,
+                "comparing a field value with <NA> is unsafe and can lead to unpredictable \
+                 behavior of the rule condition. If you need to  check for the existence of a \
+                 field, consider using the 'exists' operator instead."
+                    .to_owned()
+            ),
+        ]
+    );
+}
