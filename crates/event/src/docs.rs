@@ -69,6 +69,24 @@ pub fn fields_markdown() -> String {
         }
         s.push('\n');
     }
-    let _ = writeln!(s, "{ka} `ka.*` fields, {} fields in all.", FIELDS.len());
+    let _ = writeln!(s, "{ka} `ka.*` fields, {} fields in all.\n", FIELDS.len());
+    s.push_str("## Notes\n\n");
+    s.push_str(
+        "- `eff_run_as_user` / `eff_run_as_group` default to \"0\" when neither the container nor the pod \
+         security context sets the id. The real id then comes from the image's `USER`, which the audit log \
+         cannot show; root is the conservative assumption and the one the field has always documented.\n",
+    );
+    s.push_str(
+        "- `image.repository` (correct mode) drops an `@digest`, then a `:tag` found after the last `/`, \
+         so a registry port stays: `reg:5000/app:v1@sha256:...` gives `reg:5000/app`.\n",
+    );
+    s.push_str(
+        "- `evt.time`, `evt.time.s`, `evt.datetime` and `evt.datetime.s` are rendered in UTC (Falco uses the \
+         host's local time zone; the library reads no environment).\n",
+    );
+    s.push_str(
+        "- The event time is `stageTimestamp`; without it, `requestReceivedTimestamp`, then the `v1beta1` \
+         `timestamp`, else 0.\n",
+    );
     s
 }
