@@ -17,9 +17,11 @@ struct Wrap<V>(V);
 
 struct WrapSeed<S>(S);
 
-struct Map<M> {
+struct Map<'de, M> {
     inner: M,
-    seen: Vec<String>,
+    /// Keys seen so far, borrowed from the input when unescaped: no allocation for the
+    /// typical object (the inline capacity covers an audit event's top level).
+    seen: smallvec::SmallVec<[std::borrow::Cow<'de, str>; 24]>,
 }
 
 struct Seq<S>(S);
@@ -150,7 +152,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<V::Value, A::Error> {
         self.0.visit_map(Map {
             inner: a,
-            seen: Vec::new(),
+            seen: smallvec::SmallVec::new(),
         })
     }
 }
@@ -168,7 +170,7 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Seq<A> {
     }
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'de, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -183,7 +185,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<A> {
                 self.inner.next_value::<IgnoredAny>()?;
                 continue;
             }
-            self.seen.push(key.as_str().to_owned());
+            self.seen.push(key.0.clone());
             return match key.0 {
                 std::borrow::Cow::Borrowed(s) => {
                     seed.deserialize(BorrowedStrDeserializer::new(s)).map(Some)
