@@ -134,7 +134,9 @@ pub enum DecodeErrorKind {
 pub struct DecodeError {
     /// 1-based line of the error.
     pub line: usize,
-    /// Byte offset of the error from the start of the input.
+    /// Byte offset of the error from the start of the input: for a JSON error, the last byte
+    /// serde_json read (its reported column); for a size error, the start of the event; for
+    /// invalid UTF-8, the first bad byte; for too deep nesting, the first bracket past the limit.
     pub offset: usize,
     /// What went wrong.
     pub kind: DecodeErrorKind,

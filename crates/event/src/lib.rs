@@ -19,6 +19,9 @@
 //! Events larger than [`DecodeOptions::max_event_size`] (default [`DEFAULT_MAX_EVENT_SIZE`],
 //! 4 MiB) are errors, never dropped silently.
 //!
+//! Nesting deeper than [`MAX_DEPTH`] is an error too ([`DecodeErrorKind::TooDeep`]), and on a
+//! duplicate key the first value wins, in the typed parts as in the raw objects.
+//!
 //! # The field table
 //!
 //! [`FIELDS`] lists every field: the `ka.*` fields of Falco's k8saudit plugin 0.18.0, the json
@@ -37,6 +40,13 @@
 //! `image.repository`, `host_port`). By default ([`Compat::Correct`]) they extract the correct
 //! value; [`K8sAuditSchema::with_compat`]`(`[`Compat::Falco`]`)` reproduces upstream exactly.
 //! The generated reference `docs/fields.md` ([`fields_markdown`]) says what each does.
+//!
+//! # Sample data
+//!
+//! [`sample::generate`] makes a realistic EKS-shaped JSON-lines audit log from a seed; the
+//! bundled `examples/data/sample-audit.jsonl` is its output for [`sample::SAMPLE_SEED`].
+//!
+//! # Example
 //!
 //! ```
 //! use kaudit_condition::{Event, Schema, Values};
