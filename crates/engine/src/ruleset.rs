@@ -287,14 +287,15 @@ impl<F> RuleSet<F> {
             self.evaluate_unindexed(event, out);
             return;
         }
-        let mut words = self.active.0.clone();
-        for key in &self.keys {
-            let bits = key.lookup(event);
-            for (w, b) in words.iter_mut().zip(&bits.0) {
-                *w &= b;
-            }
+        let mut looked: [Option<&Bits>; INDEX_FIELDS.len()] = [None; INDEX_FIELDS.len()];
+        for (slot, key) in looked.iter_mut().zip(&self.keys) {
+            *slot = Some(key.lookup(event));
         }
-        for (wi, mut w) in words.into_iter().enumerate() {
+        for (wi, &active) in self.active.0.iter().enumerate() {
+            let mut w = active;
+            for bits in looked.iter().flatten() {
+                w &= bits.0[wi];
+            }
             while w != 0 {
                 let bit = w.trailing_zeros() as usize;
                 w &= w - 1;
