@@ -1,0 +1,111 @@
+//! `run::run_source`: records from a `Source` are decoded, evaluated and written, and the
+//! checkpoint is committed only after the alerts are flushed; a restart resumes after it.
+
+use std::io::{self, Write};
+
+use kaudit_engine::alert::{AlertFormat, AlertRenderer};
+use kaudit_engine::cli::{DEFAULT_RULES, DEFAULT_RULES_NAME};
+use kaudit_engine::rules::{LoadOptions, RuleFile, load};
+use kaudit_engine::ruleset::{Rule, RuleSet, Selection};
+use kaudit_engine::run::{Engine, run_source};
+use kaudit_event::{DecodeOptions, K8sAuditSchema};
+use kaudit_source::testing::ReplaySource;
+use kaudit_source::{CheckpointStore, MemoryCheckpointStore, Source};
+
+const SAMPLE: &str = include_str!("../../../examples/data/sample-audit.jsonl");
+
+fn engine() -> Engine {
+    let schema = K8sAuditSchema::new();
+    let result = load(
+        &[RuleFile::new(DEFAULT_RULES_NAME, DEFAULT_RULES)],
+        &schema,
+        &LoadOptions::k8s_audit(),
+    );
+    let rules: Vec<Rule<_>> = result.rules.into_iter().map(Rule::from).collect();
+    Engine {
+        rules: RuleSet::new(rules, &schema, &Selection::default()),
+        renderer: AlertRenderer {
+            format: AlertFormat::Text,
+            ..AlertRenderer::default()
+        },
+        decode: DecodeOptions::default(),
+    }
+}
+
+/// A writer that records how many bytes had been flushed when each checkpoint was saved.
+#[derive(Default)]
+struct Recorder {
+    written: Vec<u8>,
+    flushed: usize,
+}
+
+impl Write for Recorder {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.written.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flushed = self.written.len();
+        Ok(())
+    }
+}
+
+#[test]
+fn alerts_are_flushed_before_the_checkpoint_and_a_restart_resumes_after_it() {
+    let engine = engine();
+    let lines: Vec<&str> = SAMPLE.lines().collect();
+    let mut payloads: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    payloads.insert(10, "not json".to_owned());
+    let source = ReplaySource::new("replay", payloads.clone());
+    let store = MemoryCheckpointStore::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut out = Recorder::default();
+    let mut stats = engine.new_stats();
+    let mut bad = Vec::new();
+    runtime
+        .block_on(run_source(
+            &engine,
+            &source,
+            Some(&store),
+            &mut out,
+            &mut stats,
+            &mut |e| bad.push(e.to_string()),
+            &mut |_| {},
+        ))
+        .unwrap();
+    assert_eq!(stats.events, 400);
+    assert_eq!(stats.bad_events, 1);
+    assert_eq!(bad.len(), 1);
+    assert_eq!(stats.alerts(), 100);
+    assert_eq!(out.flushed, out.written.len());
+    assert_eq!(
+        String::from_utf8(out.written.clone())
+            .unwrap()
+            .lines()
+            .count(),
+        100
+    );
+    let saved = store.load(source.identity()).unwrap();
+    assert!(saved.is_some());
+
+    // A restart from the saved checkpoint reads nothing more.
+    let mut again = Recorder::default();
+    let mut stats2 = engine.new_stats();
+    runtime
+        .block_on(run_source(
+            &engine,
+            &source,
+            Some(&store),
+            &mut again,
+            &mut stats2,
+            &mut |_| {},
+            &mut |_| {},
+        ))
+        .unwrap();
+    assert_eq!(stats2.events, 0);
+    assert!(again.written.is_empty());
+}
