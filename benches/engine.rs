@@ -23,7 +23,10 @@ use kaudit_engine::rules::{LoadOptions, RuleFile, load};
 use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
 use kaudit_event::{Compat, DecodeOptions, Field, K8sAuditSchema, decode_event};
 
+/// Events per workload under `cargo bench`; `cargo test --all-targets` runs each benchmark
+/// once in test mode, on a smaller log.
 const EVENTS: usize = 20_000;
+const TEST_MODE_EVENTS: usize = 500;
 
 fn ruleset(text: &str, matching: Matching, no_index: bool) -> Option<RuleSet<Field>> {
     let schema = K8sAuditSchema::with_compat(Compat::Falco);
@@ -77,7 +80,12 @@ fn is_read(line: &str) -> bool {
 }
 
 fn bench(c: &mut Criterion) {
-    let sample = kaudit_event::sample::generate(kaudit_event::sample::SAMPLE_SEED, EVENTS);
+    let events = if std::env::args().any(|a| a == "--bench") {
+        EVENTS
+    } else {
+        TEST_MODE_EVENTS
+    };
+    let sample = kaudit_event::sample::generate(kaudit_event::sample::SAMPLE_SEED, events);
     let w1: Vec<&str> = sample.lines().filter(|l| !l.is_empty()).collect();
     let w3: Vec<&str> = w1.iter().copied().filter(|l| is_read(l)).collect();
     let bytes: usize = w1.iter().map(|l| l.len() + 1).sum();
