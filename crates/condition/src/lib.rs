@@ -21,6 +21,33 @@
 //! two traits: [`Schema`] resolves a field name (and optional argument) to a name-free handle at
 //! compile time, and [`Event`] answers the values of such a handle at evaluation time.
 //!
+//! # Conformance, fuzzing, speed
+//!
+//! `tests/libs_conformance.rs` runs the 1,206 rows of `shared/conformance/libs-parser-cases.tsv`
+//! (`cargo test -p kaudit-condition --test libs_conformance -- --nocapture` prints the table);
+//! `tests/k8s_rules.rs` parses and compiles Falco's `k8s_audit_rules.yaml`.
+//! Fuzz targets live in the workspace's `fuzz/` crate (own workspace, nightly features through
+//! `RUSTC_BOOTSTRAP`):
+//!
+//! ```text
+//! cargo install cargo-fuzz
+//! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run condition_parse -- -max_total_time=60
+//! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run condition_roundtrip -- -max_total_time=60
+//! ```
+//!
+//! `condition_parse` feeds arbitrary text to the parser; `condition_roundtrip` checks that the
+//! canonical `Display` text re-parses to an equal tree, then compiles and evaluates it. The
+//! criterion bench is the workspace's `benches/condition.rs` (`cargo bench --bench condition`).
+//!
+//! # Deliberate choices
+//!
+//! - Spans are excluded from `PartialEq` (cedar style); so is macro provenance.
+//! - The `\xHH` escape of libs master is accepted (the conformance rows require it).
+//! - `ValueType::IpAddr` / `IpNet` exist for libsinsp's IP field types; their values arrive as
+//!   text. libsinsp's DOUBLE, ABSTIME and RELTIME types map onto `Int` / `Uint`.
+//! - Error messages are libsinsp's where it has one; the others are ours and say so in
+//!   [`CompileErrorKind`] / [`ExpandErrorKind`].
+//!
 //! ```
 //! use std::borrow::Cow;
 //! use kaudit_condition::{compile, parse, Event, FieldError, FieldInfo, Schema, Value, ValueType, Values};

@@ -455,3 +455,23 @@ fn program_listing_is_stable() {
         "program: 4 nodes, 2 checks, root n3\n  n0 = check c0\n  n1 = check c1\n  n2 = not n1\n  n3 = and n0 n2\n  c0 = field \"s.a\" bytes= \"x\"\n  c1 = field \"l.b\" (list) in set of 2\n"
     );
 }
+
+/// Found by `fuzz/condition_roundtrip` (crash-9552e3ca): a quoted value ending in a backslash
+/// printed as `"…\\"` never terminates under libsinsp's lexing rule.
+#[test]
+fn fuzz_regression_trailing_backslash_roundtrip() {
+    let crash = "jevt.value[\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0})/st\u{0}Aee] in (a\u{4}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\\\\\\\\\\\\\\\\\\\\\\L\\\\\\\\\\\\,\\\\\\\\\\\u{0}!\u{0}\u{0}\u{0}, \"\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{9}\u{9}\u{9}i c\")";
+    for text in [crash, "s.a = \u{0}\\", "s.a in (\"a b\\ \", x)"] {
+        let a = parse_with(text, &ParseOptions::falco_rules()).unwrap();
+        let printed = a.to_string();
+        assert_eq!(
+            parse_with(&printed, &ParseOptions::falco_rules()).unwrap(),
+            a,
+            "{printed}"
+        );
+    }
+    assert_eq!(
+        parse("s.a = \u{0}\\").unwrap().to_string(),
+        "s.a = \"\\x00\\x5c\""
+    );
+}

@@ -179,6 +179,12 @@ pub(crate) fn write_quoted(out: &mut String, v: &[u8]) {
             out.push_str(&format!("\\x{b:02x}"));
         }
     }
+    // libsinsp's lexer never ends a string at a quote preceded by `\`, so a value ending in a
+    // backslash cannot be written `"…\\"`: write that backslash as `\x5c`.
+    if v.last() == Some(&b'\\') && out.ends_with("\\\\") {
+        out.truncate(out.len() - 2);
+        out.push_str("\\x5c");
+    }
     out.push('"');
 }
 
