@@ -139,7 +139,11 @@ fn bench(c: &mut Criterion) {
         let src = FileSource::new(FileSourceConfig::new(FileInput::Path(path)));
         b.iter(|| {
             rt.block_on(async {
-                let n = src.stream(None).map(|r| black_box(r.unwrap())).count().await;
+                let n = src
+                    .stream(None)
+                    .map(|r| black_box(r.unwrap()))
+                    .count()
+                    .await;
                 assert_eq!(n, N);
             });
         });
