@@ -53,7 +53,9 @@ impl Event<F> for Ev {
         let s = |v: &'a str| Value::Str(Cow::Borrowed(v));
         match field {
             F::Verb => out.push(s("create")),
-            F::Uri => out.push(s("/api/v1/namespaces/kube-system/pods/nginx-7c5ddbdf54-8bqx2/exec?command=sh")),
+            F::Uri => out.push(s(
+                "/api/v1/namespaces/kube-system/pods/nginx-7c5ddbdf54-8bqx2/exec?command=sh",
+            )),
             F::User => out.push(s("system:serviceaccount:kube-system:replicaset-controller")),
             F::Groups => out.extend(self.groups.iter().map(|g| s(g))),
             F::Code => out.push(Value::Int(201)),
@@ -91,10 +93,17 @@ fn program(cond: &str) -> Program<F> {
 
 fn eval_bench(c: &mut Criterion) {
     let ev = Ev {
-        groups: vec!["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"],
+        groups: vec![
+            "system:serviceaccounts",
+            "system:serviceaccounts:kube-system",
+            "system:authenticated",
+        ],
         images: vec!["docker.io/library/nginx:1.25", "docker.io/library/busybox"],
     };
-    let big_set = (0..100).map(|i| format!("user-{i}")).collect::<Vec<_>>().join(", ");
+    let big_set = (0..100)
+        .map(|i| format!("user-{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let cases: Vec<(&str, String)> = vec![
         ("eq_baseline", "ka.verb = create".into()),
         ("ne", "ka.verb != delete".into()),

@@ -4,7 +4,9 @@ use kaudit_condition::{ParseOptions, parse, parse_with};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Err(e) = parse(text) {
         let _ = e.render(text);
     }
