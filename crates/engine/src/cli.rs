@@ -49,7 +49,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Evaluate rules on audit log files (JSON lines, Event, EventList or arrays; .gz too).
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Follow a live source and evaluate rules on every event.
     #[command(subcommand)]
     Watch(WatchCommand),
@@ -71,7 +71,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum WatchCommand {
     /// Poll an EKS control-plane log group in CloudWatch Logs.
-    Cloudwatch(CloudWatchArgs),
+    Cloudwatch(Box<CloudWatchArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +94,21 @@ struct CloudWatchArgs {
     /// Checkpoint file: resume from it, and commit to it after alerts are written.
     #[arg(long)]
     checkpoint: Option<String>,
+    /// Only read log streams whose name starts with this (e.g. kube-apiserver-audit).
+    #[arg(long)]
+    stream_prefix: Option<String>,
+    /// Role to assume on top of the default credential chain.
+    #[arg(long)]
+    role_arn: Option<String>,
+    /// How often to poll for new events (e.g. 5s, 500ms).
+    #[arg(long, value_name = "DURATION")]
+    poll_interval: Option<String>,
+    /// How far behind "now" a window must end, so late-ingested events are not missed (e.g. 10s).
+    #[arg(long, value_name = "DURATION")]
+    settle_lag: Option<String>,
+    /// The most history a start position or checkpoint may replay (e.g. 24h).
+    #[arg(long, value_name = "DURATION")]
+    max_backfill: Option<String>,
     #[command(flatten)]
     rules: RuleArgs,
 }
@@ -486,8 +501,9 @@ fn watch_cloudwatch(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, String> {
+    use kaudit_source::CheckpointStore as _;
     let engine = engine_for(&args.rules, err)?;
-    let config = kaudit_source::cloudwatch::CloudWatchConfig::from_cli(
+    let mut config = kaudit_source::cloudwatch::CloudWatchConfig::from_cli(
         &args.log_group,
         args.region.as_deref(),
         args.profile.as_deref(),
@@ -495,6 +511,29 @@ fn watch_cloudwatch(
         args.start.as_deref(),
     )
     .map_err(|e| format!("invalid CloudWatch options: {e}"))?;
+    config.stream_prefix.clone_from(&args.stream_prefix);
+    config.role_arn.clone_from(&args.role_arn);
+    let duration =
+        |flag: &str, v: &Option<String>| -> Result<Option<std::time::Duration>, String> {
+            v.as_deref()
+                .map(|t| {
+                    kaudit_source::time::parse_duration(t)
+                        .map_err(|e| format!("invalid --{flag} `{t}`: {e}"))
+                })
+                .transpose()
+        };
+    if let Some(d) = duration("poll-interval", &args.poll_interval)? {
+        config.poll_interval = d;
+    }
+    if let Some(d) = duration("settle-lag", &args.settle_lag)? {
+        config.settle_lag = d;
+    }
+    if let Some(d) = duration("max-backfill", &args.max_backfill)? {
+        config.max_backfill = d;
+    }
+    config
+        .validate()
+        .map_err(|e| format!("invalid CloudWatch options: {e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -508,10 +547,30 @@ fn watch_cloudwatch(
         let source = kaudit_source::cloudwatch::CloudWatchSource::connect(config)
             .await
             .map_err(|e| format!("cannot connect to CloudWatch Logs: {e}"))?;
-        let mut source_errors: Vec<String> = Vec::new();
-        let mut on_decode = |_: &kaudit_event::DecodeError| {};
-        let mut on_source = |e: &kaudit_source::SourceError| source_errors.push(e.to_string());
-        let run = crate::run::run_source(
+        let resume = match &store {
+            Some(s) => s
+                .load(kaudit_source::Source::identity(&source))
+                .map_err(|e| format!("cannot use the checkpoint: {e}"))?,
+            None => None,
+        };
+        let start = source
+            .effective_start(resume.as_ref())
+            .map_err(|e| format!("cannot start reading: {e}"))?;
+        let _ = writeln!(err, "kaudit: reading {} {start}", args.log_group);
+        let _ = err.flush();
+        // Both callbacks report on the same stream, as the events happen.
+        let report = std::cell::RefCell::new(&mut *err);
+        let mut on_decode = |e: &kaudit_event::DecodeError| {
+            let mut w = report.borrow_mut();
+            let _ = writeln!(w, "kaudit: skipped a bad event: {e}");
+            let _ = w.flush();
+        };
+        let mut on_source = |e: &kaudit_source::SourceError| {
+            let mut w = report.borrow_mut();
+            let _ = writeln!(w, "kaudit: source: {e}");
+            let _ = w.flush();
+        };
+        crate::run::run_source(
             &engine,
             &source,
             store
@@ -521,18 +580,36 @@ fn watch_cloudwatch(
             &mut stats,
             &mut on_decode,
             &mut on_source,
-        );
-        let r = tokio::select! {
-            r = run => r.map_err(|e| e.to_string()),
-            _ = tokio::signal::ctrl_c() => Ok(()),
-        };
-        for e in &source_errors {
-            let _ = writeln!(err, "kaudit: source: {e}");
-        }
-        r
+            shutdown_signal(),
+        )
+        .await
+        .map_err(|e| e.to_string())
     });
     let _ = err.write_all(summary(&stats, &engine.rules).as_bytes());
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT or SIGTERM (the run loop then commits and returns).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn rules_check(files: &[String], out: &mut dyn Write) -> Result<ExitCode, String> {

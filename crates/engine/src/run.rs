@@ -15,7 +15,7 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kaudit_event::{AuditEvent, DecodeError, DecodeOptions, Field, decode_document, decode_event};
 use kaudit_source::{CheckpointStore, Source, SourceError};
 
@@ -198,12 +198,21 @@ pub enum RunError {
 pub const COMMIT_EVERY: u64 = 1000;
 
 /// Drains `source` (resuming from `store`'s checkpoint when given), evaluating each record and
-/// writing alerts to `out`. After every [`COMMIT_EVERY`] records, and at the end, `out` is
-/// flushed and only then the last record's checkpoint is saved. Non-terminal source errors go
-/// to `on_source_error`; terminal ones stop the run.
+/// writing alerts to `out`, until the source ends or `shutdown` completes.
+///
+/// Alerts are written and `out` is flushed, and only then is the last record's checkpoint saved:
+/// after every [`COMMIT_EVERY`] records, whenever the source has nothing ready (so a live source
+/// such as CloudWatch never holds alerts back while it waits for new events), when the source
+/// ends, and when `shutdown` completes (so a restart resumes right after the last record
+/// processed: nothing is lost and nothing repeated). Non-terminal source errors go to
+/// `on_source_error` as they happen; terminal ones stop the run (after a last commit).
 ///
 /// # Errors
 /// A terminal source error, an output error or a checkpoint error.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run loop's collaborators are all distinct; a struct would only rename them"
+)]
 pub async fn run_source<W: Write + ?Sized>(
     engine: &Engine,
     source: &dyn Source,
@@ -212,17 +221,34 @@ pub async fn run_source<W: Write + ?Sized>(
     stats: &mut Stats,
     on_decode_error: &mut dyn FnMut(&DecodeError),
     on_source_error: &mut dyn FnMut(&SourceError),
+    shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let resume = match store {
         Some(s) => s.load(source.identity())?,
         None => None,
     };
     let mut stream = source.stream(resume);
+    let mut shutdown = std::pin::pin!(shutdown.fuse());
     let mut matches = Vec::new();
     let mut text = String::new();
     let mut pending = None;
     let mut since_commit = 0u64;
-    while let Some(item) = stream.next().await {
+    loop {
+        let item = match stream.next().now_or_never() {
+            Some(item) => item,
+            None => {
+                // Nothing ready: deliver what we have before waiting.
+                if pending.is_some() {
+                    commit(out, &mut text, store, pending.take())?;
+                    since_commit = 0;
+                }
+                futures::select_biased! {
+                    () = shutdown => break,
+                    item = stream.next().fuse() => item,
+                }
+            }
+        };
+        let Some(item) = item else { break };
         let record = match item {
             Ok(r) => r,
             Err(e) if e.is_terminal() => {
@@ -258,6 +284,9 @@ pub async fn run_source<W: Write + ?Sized>(
         if since_commit >= COMMIT_EVERY {
             commit(out, &mut text, store, pending.take())?;
             since_commit = 0;
+        }
+        if (&mut shutdown).now_or_never().is_some() {
+            break;
         }
     }
     commit(out, &mut text, store, pending.take())

@@ -75,6 +75,7 @@ fn alerts_are_flushed_before_the_checkpoint_and_a_restart_resumes_after_it() {
             &mut stats,
             &mut |e| bad.push(e.to_string()),
             &mut |_| {},
+            std::future::pending(),
         ))
         .unwrap();
     assert_eq!(stats.events, 400);
@@ -104,8 +105,79 @@ fn alerts_are_flushed_before_the_checkpoint_and_a_restart_resumes_after_it() {
             &mut stats2,
             &mut |_| {},
             &mut |_| {},
+            std::future::pending(),
         ))
         .unwrap();
     assert_eq!(stats2.events, 0);
     assert!(again.written.is_empty());
+}
+
+#[test]
+fn shutdown_commits_right_after_the_last_record_and_a_restart_delivers_the_rest_once() {
+    let engine = engine();
+    let payloads: Vec<String> = SAMPLE.lines().map(str::to_owned).collect();
+    let source = ReplaySource::new("replay", payloads);
+    let store = MemoryCheckpointStore::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // A shutdown that has already happened stops the run after the first record.
+    let mut first = Recorder::default();
+    let mut stats1 = engine.new_stats();
+    runtime
+        .block_on(run_source(
+            &engine,
+            &source,
+            Some(&store),
+            &mut first,
+            &mut stats1,
+            &mut |_| {},
+            &mut |_| {},
+            std::future::ready(()),
+        ))
+        .unwrap();
+    assert_eq!(stats1.events, 1);
+    assert_eq!(first.flushed, first.written.len());
+
+    // The restart resumes strictly after that record: together the two runs saw every event
+    // once and wrote exactly the alerts of one uninterrupted run.
+    let mut rest = Recorder::default();
+    let mut stats2 = engine.new_stats();
+    runtime
+        .block_on(run_source(
+            &engine,
+            &source,
+            Some(&store),
+            &mut rest,
+            &mut stats2,
+            &mut |_| {},
+            &mut |_| {},
+            std::future::pending(),
+        ))
+        .unwrap();
+    assert_eq!(stats1.events + stats2.events, 400);
+    assert_eq!(stats1.alerts() + stats2.alerts(), 100);
+    let mut both = first.written.clone();
+    both.extend_from_slice(&rest.written);
+
+    let mut whole = Recorder::default();
+    let mut stats3 = engine.new_stats();
+    runtime
+        .block_on(run_source(
+            &engine,
+            &source,
+            None,
+            &mut whole,
+            &mut stats3,
+            &mut |_| {},
+            &mut |_| {},
+            std::future::pending(),
+        ))
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(both).unwrap(),
+        String::from_utf8(whole.written).unwrap()
+    );
 }
