@@ -16,18 +16,15 @@
 )]
 
 use std::collections::HashSet;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatchlogs::Client;
-use aws_sdk_cloudwatchlogs::config::Region;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use futures::StreamExt;
 use kaudit_source::cloudwatch::{CloudWatchConfig, CloudWatchSource, StartPosition};
+use kaudit_source::testing::MotoServer;
 use kaudit_source::time::now_ms;
 use kaudit_source::{
     CheckpointStore, ErrorClass, FileCheckpointStore, Record, Source, SourceError, SourceErrorKind,
@@ -37,63 +34,21 @@ use tokio::sync::Mutex;
 const GROUP: &str = "/aws/eks/e2e/cluster";
 const REGION: &str = "us-east-1";
 
-/// A moto_server child process on a free loopback port.
+/// The shared emulator harness plus this file's source options.
 struct Moto {
-    child: Child,
+    server: MotoServer,
     url: String,
 }
 
 impl Moto {
     fn start() -> Moto {
-        let python = std::env::var("KAUDIT_MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
-        let importable = Command::new(&python)
-            .args(["-c", "import moto.server"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            importable,
-            "moto is not importable with `{python}`: the CloudWatch end-to-end tests need moto_server. Run ./scripts/test.sh (it installs it) or `{python} -m pip install 'moto[server]>=5,<6'`, or point KAUDIT_MOTO_PYTHON at a Python that has it"
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = Command::new(&python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
-        let moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..400 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return moto;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("moto_server did not listen on port {port} within 20 s");
+        let server = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+        let url = server.url();
+        Moto { server, url }
     }
 
     async fn client(&self) -> Client {
-        let conf = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&self.url)
-            .region(Region::new(REGION))
-            .test_credentials()
-            .load()
-            .await;
-        Client::new(&conf)
+        self.server.client(REGION).await
     }
 
     /// Source options for this emulator, with test-sized timings.
@@ -109,13 +64,6 @@ impl Moto {
         c.max_calls_per_second = 5.0;
         c.page_limit = Some(25);
         c
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
