@@ -88,8 +88,9 @@ struct CloudWatchArgs {
     /// Endpoint URL override (VPC endpoints, emulators).
     #[arg(long)]
     endpoint_url: Option<String>,
-    /// Where to start when there is no checkpoint (see the source docs).
-    #[arg(long)]
+    /// Where to start: `checkpoint` (default: resume, else look back 60s), `now`, a look-back
+    /// such as `-15m`, or an RFC 3339 instant.
+    #[arg(long, allow_hyphen_values = true, value_name = "START")]
     start: Option<String>,
     /// Checkpoint file: resume from it, and commit to it after alerts are written.
     #[arg(long)]
