@@ -3,6 +3,12 @@
 //! stops it cleanly with a checkpoint, and a restart alerts on the new events only — nothing
 //! lost, nothing repeated.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test harness: a failure to set up the emulator or the child fails the test with a message"
+)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
