@@ -7,7 +7,7 @@ use kaudit_engine::alert::{AlertFormat, AlertRenderer};
 use kaudit_engine::cli::{DEFAULT_RULES, DEFAULT_RULES_NAME};
 use kaudit_engine::rules::{LoadOptions, RuleFile, load};
 use kaudit_engine::ruleset::{Rule, RuleSet, Selection};
-use kaudit_engine::run::{Engine, run_source};
+use kaudit_engine::run::{Engine, Stats, run_source};
 use kaudit_event::{DecodeOptions, K8sAuditSchema};
 use kaudit_source::testing::ReplaySource;
 use kaudit_source::{CheckpointStore, MemoryCheckpointStore, Source};
@@ -50,34 +50,49 @@ impl Write for Recorder {
     }
 }
 
-#[test]
-fn alerts_are_flushed_before_the_checkpoint_and_a_restart_resumes_after_it() {
-    let engine = engine();
-    let lines: Vec<&str> = SAMPLE.lines().collect();
-    let mut payloads: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
-    payloads.insert(10, "not json".to_owned());
-    let source = ReplaySource::new("replay", payloads.clone());
-    let store = MemoryCheckpointStore::new();
+/// One `run_source` to the end (or until `shutdown`) on a fresh recorder and fresh counters;
+/// decode errors are collected as text.
+#[expect(
+    clippy::unwrap_used,
+    reason = "test helper: a failed run fails the calling test"
+)]
+fn run(
+    engine: &Engine,
+    source: &ReplaySource,
+    store: Option<&MemoryCheckpointStore>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> (Recorder, Stats, Vec<String>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-
     let mut out = Recorder::default();
     let mut stats = engine.new_stats();
     let mut bad = Vec::new();
     runtime
         .block_on(run_source(
-            &engine,
-            &source,
-            Some(&store),
+            engine,
+            source,
+            store.map(|s| s as &dyn CheckpointStore),
             &mut out,
             &mut stats,
             &mut |e| bad.push(e.to_string()),
             &mut |_| {},
-            std::future::pending(),
+            shutdown,
         ))
         .unwrap();
+    (out, stats, bad)
+}
+
+#[test]
+fn alerts_are_flushed_before_the_checkpoint_and_a_restart_resumes_after_it() {
+    let engine = engine();
+    let mut payloads: Vec<String> = SAMPLE.lines().map(str::to_owned).collect();
+    payloads.insert(10, "not json".to_owned());
+    let source = ReplaySource::new("replay", payloads);
+    let store = MemoryCheckpointStore::new();
+
+    let (out, stats, bad) = run(&engine, &source, Some(&store), std::future::pending());
     assert_eq!(stats.events, 400);
     assert_eq!(stats.bad_events, 1);
     assert_eq!(bad.len(), 1);
@@ -94,20 +109,7 @@ fn alerts_are_flushed_before_the_checkpoint_and_a_restart_resumes_after_it() {
     assert!(saved.is_some());
 
     // A restart from the saved checkpoint reads nothing more.
-    let mut again = Recorder::default();
-    let mut stats2 = engine.new_stats();
-    runtime
-        .block_on(run_source(
-            &engine,
-            &source,
-            Some(&store),
-            &mut again,
-            &mut stats2,
-            &mut |_| {},
-            &mut |_| {},
-            std::future::pending(),
-        ))
-        .unwrap();
+    let (again, stats2, _) = run(&engine, &source, Some(&store), std::future::pending());
     assert_eq!(stats2.events, 0);
     assert!(again.written.is_empty());
 }
@@ -118,64 +120,21 @@ fn shutdown_commits_right_after_the_last_record_and_a_restart_delivers_the_rest_
     let payloads: Vec<String> = SAMPLE.lines().map(str::to_owned).collect();
     let source = ReplaySource::new("replay", payloads);
     let store = MemoryCheckpointStore::new();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
 
     // A shutdown that has already happened stops the run after the first record.
-    let mut first = Recorder::default();
-    let mut stats1 = engine.new_stats();
-    runtime
-        .block_on(run_source(
-            &engine,
-            &source,
-            Some(&store),
-            &mut first,
-            &mut stats1,
-            &mut |_| {},
-            &mut |_| {},
-            std::future::ready(()),
-        ))
-        .unwrap();
+    let (first, stats1, _) = run(&engine, &source, Some(&store), std::future::ready(()));
     assert_eq!(stats1.events, 1);
     assert_eq!(first.flushed, first.written.len());
 
     // The restart resumes strictly after that record: together the two runs saw every event
     // once and wrote exactly the alerts of one uninterrupted run.
-    let mut rest = Recorder::default();
-    let mut stats2 = engine.new_stats();
-    runtime
-        .block_on(run_source(
-            &engine,
-            &source,
-            Some(&store),
-            &mut rest,
-            &mut stats2,
-            &mut |_| {},
-            &mut |_| {},
-            std::future::pending(),
-        ))
-        .unwrap();
+    let (rest, stats2, _) = run(&engine, &source, Some(&store), std::future::pending());
     assert_eq!(stats1.events + stats2.events, 400);
     assert_eq!(stats1.alerts() + stats2.alerts(), 100);
-    let mut both = first.written.clone();
+    let mut both = first.written;
     both.extend_from_slice(&rest.written);
 
-    let mut whole = Recorder::default();
-    let mut stats3 = engine.new_stats();
-    runtime
-        .block_on(run_source(
-            &engine,
-            &source,
-            None,
-            &mut whole,
-            &mut stats3,
-            &mut |_| {},
-            &mut |_| {},
-            std::future::pending(),
-        ))
-        .unwrap();
+    let (whole, _, _) = run(&engine, &source, None, std::future::pending());
     assert_eq!(
         String::from_utf8(both).unwrap(),
         String::from_utf8(whole.written).unwrap()
