@@ -19,9 +19,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kaudit_engine::alert::{AlertFormat, AlertRenderer};
-use kaudit_engine::rules::{LoadOptions, RuleFile, load};
 use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
 use kaudit_event::{Compat, DecodeOptions, Field, K8sAuditSchema, decode_event};
+use kaudit_rules::{LoadOptions, RuleFile, load};
 
 /// Events per workload under `cargo bench`; `cargo test --all-targets` runs each benchmark
 /// once in test mode, on a smaller log.
@@ -149,7 +149,7 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
-    if let Some(set) = ruleset(kaudit_engine::cli::DEFAULT_RULES, Matching::First, false) {
+    if let Some(set) = ruleset(kaudit_cli::DEFAULT_RULES, Matching::First, false) {
         g.bench_function("w1_default_rules_first", |b| {
             b.iter(|| black_box(run_engine(&set, &renderer, &w1)));
         });

@@ -1,5 +1,5 @@
-//! The `kaudit` command-line tool; all logic lives in [`kaudit_engine::cli`].
+//! The `kaudit` command-line tool; all logic lives in [`kaudit_cli`].
 
 fn main() -> std::process::ExitCode {
-    kaudit_engine::cli::main()
+    kaudit_cli::main()
 }

@@ -3,7 +3,7 @@
 //! lines, with the real k8s audit schema. Loading must never panic, and a failed load must
 //! carry at least one error.
 
-use kaudit_engine::rules::{LoadOptions, RuleFile, load};
+use kaudit_rules::{LoadOptions, RuleFile, load};
 use kaudit_event::K8sAuditSchema;
 use libfuzzer_sys::fuzz_target;
 

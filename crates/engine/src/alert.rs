@@ -16,8 +16,8 @@
 use kaudit_condition::Event;
 use kaudit_event::time::utc_parts;
 
-use crate::format::{FieldValue, write_json_str};
 use crate::ruleset::Rule;
+use kaudit_rules::format::{FieldValue, write_json_str};
 
 /// How alerts are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

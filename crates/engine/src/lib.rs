@@ -1,16 +1,14 @@
-//! kaudit-engine: rules files, the rule set, alert outputs, the run loop and the CLI.
+//! kaudit-engine: the rule set, the owned [`Alert`](alert), and the run loop from a source's
+//! records through decoding and evaluation to outputs and checkpoints.
 //!
-//! Module ownership while the crate is being built (remove this note when it settles):
-//! `rules/` (loader: read → collect → compile, diagnostics), `format` (output templates and
-//! alert rendering), `ruleset` (compiled rules, index, evaluation), `run` (source → decode →
-//! evaluate → outputs → checkpoint), `cli` (clap).
+//! - [`ruleset`]: compiled rules in load order with the (verb, resource) index;
+//! - [`alert`]: Falco's text and JSON alerts;
+//! - [`run`]: source → decode → evaluate → outputs → checkpoint.
+//!
+//! Rules files are loaded by [`kaudit_rules`]; this crate has no CLI, AWS or HTTP dependency.
 
 pub mod alert;
-pub mod cli;
-pub mod format;
-pub mod priority;
-pub mod rules;
 pub mod ruleset;
 pub mod run;
 
-pub use priority::Priority;
+pub use kaudit_rules::Priority;

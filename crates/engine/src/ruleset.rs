@@ -30,7 +30,7 @@ use kaudit_condition::{
 };
 
 use crate::Priority;
-use crate::format::OutputTemplate;
+use kaudit_rules::format::OutputTemplate;
 
 /// One rule as the rule set evaluates and reports it.
 #[derive(Debug)]
@@ -53,8 +53,8 @@ pub struct Rule<F> {
     pub output: OutputTemplate<F>,
 }
 
-impl<F> From<crate::rules::CompiledRule<F>> for Rule<F> {
-    fn from(r: crate::rules::CompiledRule<F>) -> Self {
+impl<F> From<kaudit_rules::CompiledRule<F>> for Rule<F> {
+    fn from(r: kaudit_rules::CompiledRule<F>) -> Self {
         Rule {
             name: r.name,
             priority: r.priority,

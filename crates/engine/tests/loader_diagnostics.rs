@@ -2,8 +2,8 @@
 //! that the Falco case files do not pin: load order across files, redefinition positions, rules
 //! for other sources.
 
-use kaudit_engine::rules::{Code, LoadOptions, RuleFile, check, load};
 use kaudit_event::K8sAuditSchema;
+use kaudit_rules::{Code, LoadOptions, RuleFile, check, load};
 
 const BASE: &str = "\
 - list: sensitive_resources

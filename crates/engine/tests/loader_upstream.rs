@@ -2,11 +2,8 @@
 //! errors against the real k8s audit schema (kaudit-event), in the combinations Falco's own
 //! tests load them (base ruleset first, then the overlay).
 
-mod loader_common;
-
-use kaudit_engine::rules::{LoadOptions, LoadResult, RuleFile, load};
 use kaudit_event::{Field, K8sAuditSchema};
-use loader_common::shared;
+use kaudit_rules::{LoadOptions, LoadResult, RuleFile, load};
 
 fn file(path: &str) -> RuleFile {
     let full = shared(&format!("upstream/{path}"));
@@ -134,4 +131,9 @@ fn every_upstream_rule_compiles_to_a_condition_that_prints() {
     let printed = rule.expanded.falco_string();
     assert!(printed.contains("ka.target.resource = pods"), "{printed}");
     assert!(!rule.output_text.is_empty());
+}
+
+/// A path under `../shared`, read at run time.
+fn shared(path: &str) -> String {
+    format!("{}/../../../shared/{path}", env!("CARGO_MANIFEST_DIR"))
 }

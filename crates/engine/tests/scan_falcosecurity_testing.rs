@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kaudit_engine::rules::{LoadOptions, RuleFile, load};
 use kaudit_engine::ruleset::{Rule, RuleSet, Selection};
 use kaudit_event::{Compat, DecodeOptions, FALCO_MAX_EVENT_SIZE, K8sAuditSchema, decode_document};
+use kaudit_rules::{LoadOptions, RuleFile, load};
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/upstream");
 const CASES: &str = include_str!("data/falcosecurity_testing_k8saudit.tsv");

@@ -4,14 +4,15 @@
 use std::io::{self, Write};
 
 use kaudit_engine::alert::{AlertFormat, AlertRenderer};
-use kaudit_engine::cli::{DEFAULT_RULES, DEFAULT_RULES_NAME};
-use kaudit_engine::rules::{LoadOptions, RuleFile, load};
 use kaudit_engine::ruleset::{Rule, RuleSet, Selection};
 use kaudit_engine::run::{Engine, Stats, run_source};
 use kaudit_event::{DecodeOptions, K8sAuditSchema};
+use kaudit_rules::{LoadOptions, RuleFile, load};
 use kaudit_source::testing::ReplaySource;
 use kaudit_source::{CheckpointStore, MemoryCheckpointStore, Source};
 
+const DEFAULT_RULES: &str = include_str!("../../cli/rules/default.yaml");
+const DEFAULT_RULES_NAME: &str = "<built-in rules/default.yaml>";
 const SAMPLE: &str = include_str!("../../../examples/data/sample-audit.jsonl");
 
 fn engine() -> Engine {

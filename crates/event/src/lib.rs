@@ -72,6 +72,7 @@ pub mod fields;
 mod firstwins;
 pub mod json;
 pub mod model;
+#[cfg(feature = "sample")]
 pub mod sample;
 pub mod time;
 pub mod url;

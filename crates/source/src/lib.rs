@@ -27,10 +27,12 @@
 //! the operator must see as error items.
 
 mod checkpoint;
+#[cfg(feature = "cloudwatch")]
 pub mod cloudwatch;
 mod file;
 mod metrics;
 mod source;
+#[cfg(feature = "test-util")]
 pub mod testing;
 pub mod time;
 

@@ -266,89 +266,97 @@ where
     Ok(())
 }
 
-/// A `moto_server` (PyPI `moto[server]` 5.x) child process on a free loopback port: a CloudWatch
-/// Logs emulator for end-to-end tests of this crate and of the programs built on it. The process
-/// is killed when the value is dropped.
-///
-/// The Python interpreter is `$KAUDIT_MOTO_PYTHON`, else `python3`; `scripts/test.sh` installs moto
-/// when it is missing.
-#[derive(Debug)]
-pub struct MotoServer {
-    child: std::process::Child,
-    port: u16,
-}
+#[cfg(feature = "cloudwatch")]
+pub use moto::MotoServer;
 
-impl MotoServer {
-    /// Starts the emulator and waits (up to 20 s) until it accepts connections.
+#[cfg(feature = "cloudwatch")]
+mod moto {
+    use std::time::Duration;
+
+    /// A `moto_server` (PyPI `moto[server]` 5.x) child process on a free loopback port: a CloudWatch
+    /// Logs emulator for end-to-end tests of this crate and of the programs built on it. The process
+    /// is killed when the value is dropped.
     ///
-    /// # Errors
-    /// A message saying what to install or what failed, when moto is missing or does not start.
-    pub fn start() -> Result<MotoServer, String> {
-        use std::net::{TcpListener, TcpStream};
-        use std::process::{Command, Stdio};
+    /// The Python interpreter is `$KAUDIT_MOTO_PYTHON`, else `python3`; `scripts/test.sh` installs moto
+    /// when it is missing.
+    #[derive(Debug)]
+    pub struct MotoServer {
+        child: std::process::Child,
+        port: u16,
+    }
 
-        let python = std::env::var("KAUDIT_MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
-        let importable = Command::new(&python)
-            .args(["-c", "import moto.server"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !importable {
-            return Err(format!(
-                "moto is not importable with `{python}`: the CloudWatch end-to-end tests need moto_server. Run ./scripts/test.sh (it installs it) or `{python} -m pip install 'moto[server]>=5,<6'`, or point KAUDIT_MOTO_PYTHON at a Python that has it"
-            ));
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| format!("no free loopback port: {e}"))?;
-        let child = Command::new(&python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("moto_server does not start: {e}"))?;
-        let server = MotoServer { child, port };
-        for _ in 0..400 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(server);
+    impl MotoServer {
+        /// Starts the emulator and waits (up to 20 s) until it accepts connections.
+        ///
+        /// # Errors
+        /// A message saying what to install or what failed, when moto is missing or does not start.
+        pub fn start() -> Result<MotoServer, String> {
+            use std::net::{TcpListener, TcpStream};
+            use std::process::{Command, Stdio};
+
+            let python = std::env::var("KAUDIT_MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
+            let importable = Command::new(&python)
+                .args(["-c", "import moto.server"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !importable {
+                return Err(format!(
+                    "moto is not importable with `{python}`: the CloudWatch end-to-end tests need moto_server. Run ./scripts/test.sh (it installs it) or `{python} -m pip install 'moto[server]>=5,<6'`, or point KAUDIT_MOTO_PYTHON at a Python that has it"
+                ));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(|e| format!("no free loopback port: {e}"))?;
+            let child = Command::new(&python)
+                .args([
+                    "-m",
+                    "moto.server",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("moto_server does not start: {e}"))?;
+            let server = MotoServer { child, port };
+            for _ in 0..400 {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(server);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(format!(
+                "moto_server did not listen on port {port} within 20 s"
+            ))
         }
-        Err(format!(
-            "moto_server did not listen on port {port} within 20 s"
-        ))
+
+        /// The endpoint URL to give the SDK (`http://127.0.0.1:<port>`).
+        #[must_use]
+        pub fn url(&self) -> String {
+            format!("http://127.0.0.1:{}", self.port)
+        }
+
+        /// An SDK client for the emulator with test credentials in `region`.
+        pub async fn client(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(self.url())
+                .region(aws_config::Region::new(region.to_owned()))
+                .test_credentials()
+                .load()
+                .await;
+            aws_sdk_cloudwatchlogs::Client::new(&conf)
+        }
     }
 
-    /// The endpoint URL to give the SDK (`http://127.0.0.1:<port>`).
-    #[must_use]
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// An SDK client for the emulator with test credentials in `region`.
-    pub async fn client(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(self.url())
-            .region(aws_config::Region::new(region.to_owned()))
-            .test_credentials()
-            .load()
-            .await;
-        aws_sdk_cloudwatchlogs::Client::new(&conf)
-    }
-}
-
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    impl Drop for MotoServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

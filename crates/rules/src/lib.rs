@@ -1,4 +1,8 @@
-//! The rules-file loader: Falco's three steps, read → collect → compile.
+//! kaudit-rules: Falco rules files. The loader runs Falco's three steps, read → collect → compile;
+//! [`format`] compiles output templates; [`Priority`] is Falco's priority scale.
+//!
+//! The crate is generic over the condition language's [`Schema`]: it knows no event model and
+//! has no async, AWS, HTTP or CLI dependency.
 //!
 //! - `read` walks the YAML (several documents per file, each a sequence of maps)
 //!   and checks every item's shape. Scalars stay literal text (`010` is `"010"`).
@@ -28,6 +32,8 @@
 mod collect;
 mod compile;
 pub mod diag;
+pub mod format;
+mod priority;
 mod read;
 mod text;
 pub mod version;
@@ -39,9 +45,8 @@ use kaudit_condition::{FieldError, Schema};
 
 pub use collect::PluginRequirement;
 pub use diag::{Code, Diagnostic, Frame, ItemKind, Location};
+pub use priority::{InvalidPriority, Priority};
 pub use version::Version;
-
-use crate::Priority;
 
 /// Falco 0.44.0's engine version (`falco_engine_version.h`), which kaudit claims.
 pub const ENGINE_VERSION: Version = Version::new(0, 62, 0);

@@ -1,10 +1,10 @@
 //! The built-in ruleset (`rules/default.yaml`): it loads cleanly, and every rule has a case in
 //! `tests/data/default_rules_cases.json` with an event that fires it and one that does not.
 
-use kaudit_engine::cli::{DEFAULT_RULES, DEFAULT_RULES_NAME};
-use kaudit_engine::rules::{LoadOptions, RuleFile, load};
+use kaudit_cli::{DEFAULT_RULES, DEFAULT_RULES_NAME};
 use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
 use kaudit_event::{DecodeOptions, K8sAuditSchema, decode_event};
+use kaudit_rules::{LoadOptions, RuleFile, load};
 use serde_json::Value;
 
 const CASES: &str = include_str!("data/default_rules_cases.json");

@@ -21,7 +21,7 @@ fn kaudit(args: &[&str]) -> (ExitCode, String, String) {
     let mut err = Vec::new();
     let mut argv = vec!["kaudit"];
     argv.extend_from_slice(args);
-    let code = kaudit_engine::cli::run_with(argv, &mut out, &mut err);
+    let code = kaudit_cli::run_with(argv, &mut out, &mut err);
     (
         code,
         String::from_utf8(out).unwrap(),
@@ -91,7 +91,7 @@ fn json_alerts_have_falcos_sorted_keys_and_what_falcosidekick_requires() {
         assert!(fields["evt.time"].is_u64());
         assert!(!obj["rule"].as_str().unwrap().is_empty());
         let p = obj["priority"].as_str().unwrap();
-        assert!(p.parse::<kaudit_engine::Priority>().is_ok(), "{p}");
+        assert!(p.parse::<kaudit_rules::Priority>().is_ok(), "{p}");
         let t = obj["time"].as_str().unwrap();
         assert_eq!(t.len(), "2024-05-01T00:00:00.000000000Z".len(), "{t}");
         assert!(t.starts_with("2024-05-01T") && t.ends_with('Z'));

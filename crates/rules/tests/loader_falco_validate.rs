@@ -12,7 +12,7 @@
 
 mod loader_common;
 
-use kaudit_engine::rules::{Diagnostic, LoadOptions, RuleFile, check, load};
+use kaudit_rules::{Diagnostic, LoadOptions, RuleFile, check, load};
 use loader_common::{SyscallStub, shared};
 
 /// Whole cases skipped, with the reason.

@@ -1,4 +1,4 @@
-//! The `kaudit` command line.
+//! kaudit-cli: the `kaudit` command line.
 //!
 //! ```text
 //! kaudit scan [--rules FILE]... [--format text|json] [--all-matches] [--min-priority P]
@@ -23,14 +23,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use kaudit_condition::NoMacros;
 use kaudit_event::{Compat, DecodeOptions, FALCO_MAX_EVENT_SIZE, FIELDS, K8sAuditSchema};
 
-use crate::Priority;
-use crate::alert::{AlertFormat, AlertRenderer, TimeFormat, TimeZone};
-use crate::rules::{LoadOptions, RuleFile};
-use crate::ruleset::{Matching, Rule, RuleSet, Selection};
-use crate::run::{Engine, Stats, read_input};
+use kaudit_engine::alert::{AlertFormat, AlertRenderer, TimeFormat, TimeZone};
+use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
+use kaudit_engine::run::{Engine, Stats, read_input};
+use kaudit_rules::Priority;
+use kaudit_rules::{LoadOptions, RuleFile};
 
-/// The built-in ruleset (`rules/default.yaml`), used when no `--rules` is given.
-pub const DEFAULT_RULES: &str = include_str!("../../../rules/default.yaml");
+/// The built-in ruleset (`crates/cli/rules/default.yaml`), used when no `--rules` is given.
+pub const DEFAULT_RULES: &str = include_str!("../rules/default.yaml");
 
 /// The name the built-in ruleset is reported under.
 pub const DEFAULT_RULES_NAME: &str = "<built-in rules/default.yaml>";
@@ -424,20 +424,20 @@ fn build_ruleset(
     err: &mut dyn Write,
 ) -> Result<RuleSet<kaudit_event::Field>, String> {
     let files = read_rule_files(paths)?;
-    let result = crate::rules::load(&files, schema, &LoadOptions::k8s_audit());
+    let result = kaudit_rules::load(&files, schema, &LoadOptions::k8s_audit());
     let texts: Vec<(&str, &str)> = files
         .iter()
         .map(|f| (f.name.as_str(), f.text.as_str()))
         .collect();
     let warnings: Vec<_> = result.warnings().cloned().collect();
     if !warnings.is_empty() {
-        let _ = err.write_all(crate::rules::diag::render(&warnings, &texts).as_bytes());
+        let _ = err.write_all(kaudit_rules::diag::render(&warnings, &texts).as_bytes());
     }
     if !result.successful() {
         let errors: Vec<_> = result.errors().cloned().collect();
         return Err(format!(
             "cannot load rules:\n{}",
-            crate::rules::diag::render(&errors, &texts)
+            kaudit_rules::diag::render(&errors, &texts)
         ));
     }
     let rules: Vec<Rule<_>> = result.rules.into_iter().map(Rule::from).collect();
@@ -571,7 +571,7 @@ fn watch_cloudwatch(
             let _ = writeln!(w, "kaudit: source: {e}");
             let _ = w.flush();
         };
-        crate::run::run_source(
+        kaudit_engine::run::run_source(
             &engine,
             &source,
             store
@@ -616,7 +616,7 @@ async fn shutdown_signal() {
 fn rules_check(files: &[String], out: &mut dyn Write) -> Result<ExitCode, String> {
     let files = read_rule_files(files)?;
     let schema = K8sAuditSchema::new();
-    let report = crate::rules::check(&files, &schema, &LoadOptions::k8s_audit());
+    let report = kaudit_rules::check(&files, &schema, &LoadOptions::k8s_audit());
     write_out(out, &report.rendered)?;
     Ok(if report.ok {
         ExitCode::SUCCESS

@@ -9,9 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use kaudit_engine::rules::{LoadOptions, RuleFile, load};
 use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
 use kaudit_event::{Compat, DecodeOptions, K8sAuditSchema, decode_document, json_lines};
+use kaudit_rules::{LoadOptions, RuleFile, load};
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/upstream");
 
@@ -48,7 +48,7 @@ fn kaudit(args: &[&str]) -> (bool, String, String) {
     let mut err = Vec::new();
     let mut argv = vec!["kaudit"];
     argv.extend_from_slice(args);
-    let code = kaudit_engine::cli::run_with(argv, &mut out, &mut err);
+    let code = kaudit_cli::run_with(argv, &mut out, &mut err);
     (
         code == std::process::ExitCode::SUCCESS,
         String::from_utf8(out).unwrap(),

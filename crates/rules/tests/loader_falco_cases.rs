@@ -12,8 +12,8 @@ mod loader_common;
 
 use std::collections::BTreeMap;
 
-use kaudit_engine::rules::yaml::{Node, NodeKind, parse_documents};
-use kaudit_engine::rules::{LoadOptions, LoadResult, RuleFile, load};
+use kaudit_rules::yaml::{Node, NodeKind, parse_documents};
+use kaudit_rules::{LoadOptions, LoadResult, RuleFile, load};
 use loader_common::{SyscallStub, shared};
 
 /// Cases skipped as a whole, with the reason.

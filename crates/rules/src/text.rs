@@ -191,7 +191,7 @@ fn value_text(value: &Entry, comp: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::read::Ctx;
+    use crate::read::Ctx;
 
     fn subst(cond: &str, name: &str, items: &[&str]) -> String {
         let mut c = cond.to_owned();
