@@ -17,7 +17,10 @@ use kaudit_condition::Event;
 use kaudit_event::time::utc_parts;
 
 use crate::ruleset::Rule;
-use kaudit_rules::format::{FieldValue, write_json_str};
+use std::collections::BTreeMap;
+
+use kaudit_rules::Priority;
+pub use kaudit_rules::format::FieldValue;
 
 /// How alerts are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -73,6 +76,120 @@ pub enum TimeFormat {
     Iso8601,
 }
 
+/// One alert: everything Falco puts in its JSON alert, owned, so it can be queued, retried,
+/// dead-lettered and handed to library users.
+///
+/// Serializing it with serde gives Falco's JSON alert byte for byte (the field order is the
+/// key order Falco writes, `output_fields` is sorted); [`Alert::output`] is Falco's text line.
+///
+/// ```
+/// use kaudit_engine::alert::{Alert, FieldValue};
+/// use kaudit_engine::Priority;
+///
+/// let alert = Alert {
+///     hostname: "node-1".into(),
+///     output: "00:00:00.000000000: Warning x".into(),
+///     output_fields: [("evt.time".to_owned(), FieldValue::Uint(0))].into(),
+///     priority: Priority::Warning,
+///     rule: "R".into(),
+///     source: "k8s_audit".into(),
+///     tags: vec!["k8s".into()],
+///     time_ns: 1_000_000_001,
+/// };
+/// assert_eq!(
+///     alert.to_json(),
+///     r#"{"hostname":"node-1","output":"00:00:00.000000000: Warning x","output_fields":{"evt.time":0},"priority":"Warning","rule":"R","source":"k8s_audit","tags":["k8s"],"time":"1970-01-01T00:00:01.000000001Z"}"#
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Alert {
+    /// The host that produced the alert (`--hostname`, `FALCO_HOSTNAME`, the host name).
+    pub hostname: String,
+    /// Falco's text line: time prefix, priority, rendered output template.
+    pub output: String,
+    /// Every output token's value keyed by the token text, plus `evt.time` (or
+    /// `evt.time.iso8601`) in ns.
+    pub output_fields: BTreeMap<String, FieldValue>,
+    /// The rule's priority.
+    #[serde(with = "priority_serde")]
+    pub priority: Priority,
+    /// The rule's name.
+    pub rule: String,
+    /// The rule's source (`k8s_audit`).
+    pub source: String,
+    /// The rule's tags, sorted.
+    pub tags: Vec<String>,
+    /// The event's time in ns since the Unix epoch; serialized as `time`, RFC 3339 in UTC with
+    /// nanoseconds.
+    #[serde(rename = "time", with = "time_serde")]
+    pub time_ns: u64,
+}
+
+impl Alert {
+    /// Falco's JSON alert (one object, no newline).
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Appends Falco's JSON alert (one object, no newline) to `out`.
+    pub fn write_json(&self, out: &mut String) {
+        // Serializing owned strings, maps and integers into a String cannot fail.
+        if let Ok(text) = serde_json::to_string(self) {
+            out.push_str(&text);
+        }
+    }
+
+    /// Appends the alert in `format` as one line, with its `\n`.
+    pub fn write_line(&self, format: AlertFormat, out: &mut String) {
+        match format {
+            AlertFormat::Text => out.push_str(&self.output),
+            AlertFormat::Json => self.write_json(out),
+        }
+        out.push('\n');
+    }
+}
+
+mod priority_serde {
+    use kaudit_rules::Priority;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(p: &Priority, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(p.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Priority, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom(format!("unknown priority `{text}`")))
+    }
+}
+
+mod time_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339_utc(*ns))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        let ts: jiff::Timestamp = text
+            .parse()
+            .map_err(|e| serde::de::Error::custom(format!("invalid time `{text}`: {e}")))?;
+        u64::try_from(ts.as_nanosecond())
+            .map_err(|_| serde::de::Error::custom(format!("time `{text}` is before 1970")))
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+fn rfc3339_utc(ns: u64) -> String {
+    let (y, mo, d, h, m, s, n) = utc_parts(ns);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}Z")
+}
+
 /// Renders alerts.
 #[derive(Clone, Debug, Default)]
 pub struct AlertRenderer {
@@ -87,8 +204,37 @@ pub struct AlertRenderer {
 }
 
 impl AlertRenderer {
+    /// The alert for `rule` on `event` (time `time_ns`, ns since the epoch).
+    pub fn alert<F, E: Event<F>>(&self, rule: &Rule<F>, event: &E, time_ns: u64) -> Alert {
+        let mut output = String::new();
+        self.text_line(rule, event, time_ns, &mut output);
+        let time_key = match self.time_format {
+            TimeFormat::Time => "evt.time",
+            TimeFormat::Iso8601 => "evt.time.iso8601",
+        };
+        let mut output_fields: BTreeMap<String, FieldValue> = rule
+            .output
+            .render_fields(event)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        output_fields
+            .entry(time_key.to_owned())
+            .or_insert(FieldValue::Uint(time_ns));
+        Alert {
+            hostname: self.hostname.clone(),
+            output,
+            output_fields,
+            priority: rule.priority,
+            rule: rule.name.clone(),
+            source: rule.source.clone(),
+            tags: rule.tags.iter().cloned().collect(),
+            time_ns,
+        }
+    }
+
     /// Appends the alert for `rule` on `event` (time `time_ns`, ns since the epoch) as one line
-    /// (with its `\n`).
+    /// (with its `\n`) in [`AlertRenderer::format`].
     pub fn render<F, E: Event<F>>(
         &self,
         rule: &Rule<F>,
@@ -99,10 +245,12 @@ impl AlertRenderer {
         match self.format {
             AlertFormat::Text => {
                 self.text_line(rule, event, time_ns, out);
+                out.push('\n');
             }
-            AlertFormat::Json => self.json(rule, event, time_ns, out),
+            AlertFormat::Json => self
+                .alert(rule, event, time_ns)
+                .write_line(AlertFormat::Json, out),
         }
-        out.push('\n');
     }
 
     /// Appends the text line (without `\n`).
@@ -132,54 +280,6 @@ impl AlertRenderer {
         out.push_str(rule.priority.as_str());
         out.push(' ');
         rule.output.render_text(event, out);
-    }
-
-    fn json<F, E: Event<F>>(&self, rule: &Rule<F>, event: &E, time_ns: u64, out: &mut String) {
-        let mut line = String::new();
-        self.text_line(rule, event, time_ns, &mut line);
-        let time_key = match self.time_format {
-            TimeFormat::Time => "evt.time",
-            TimeFormat::Iso8601 => "evt.time.iso8601",
-        };
-        let mut fields = rule.output.render_fields(event);
-        if !fields.iter().any(|(k, _)| *k == time_key) {
-            fields.push((time_key, FieldValue::Number(time_ns.to_string())));
-        }
-        fields.sort_by(|a, b| a.0.cmp(b.0));
-
-        out.push_str("{\"hostname\":");
-        write_json_str(out, &self.hostname);
-        out.push_str(",\"output\":");
-        write_json_str(out, &line);
-        out.push_str(",\"output_fields\":{");
-        for (i, (k, v)) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_json_str(out, k);
-            out.push(':');
-            v.write_json(out);
-        }
-        out.push_str("},\"priority\":");
-        write_json_str(out, rule.priority.as_str());
-        out.push_str(",\"rule\":");
-        write_json_str(out, &rule.name);
-        out.push_str(",\"source\":");
-        write_json_str(out, &rule.source);
-        out.push_str(",\"tags\":[");
-        for (i, t) in rule.tags.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_json_str(out, t);
-        }
-        out.push_str("],\"time\":\"");
-        let (y, mo, d, h, m, s, n) = utc_parts(time_ns);
-        push_fmt(
-            out,
-            format_args!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}Z"),
-        );
-        out.push_str("\"}");
     }
 }
 

@@ -2,12 +2,14 @@
 //! records through decoding and evaluation to outputs and checkpoints.
 //!
 //! - [`ruleset`]: compiled rules in load order with the (verb, resource) index;
-//! - [`alert`]: Falco's text and JSON alerts;
+//! - [`alert`]: the owned [`Alert`](alert::Alert), Falco's text and JSON alerts;
+//! - [`output`]: the [`Output`](output::Output) contract outputs implement;
 //! - [`run`]: source → decode → evaluate → outputs → checkpoint.
 //!
 //! Rules files are loaded by [`kaudit_rules`]; this crate has no CLI, AWS or HTTP dependency.
 
 pub mod alert;
+pub mod output;
 pub mod ruleset;
 pub mod run;
 

@@ -6,7 +6,6 @@
 //! already-validated JSON text (a `RawValue` or a whole event) into [`Node`]s that borrow from it.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 /// Nesting limit of the tree parser. serde_json already refuses more than 128 levels, so a text
 /// that reached us through serde never hits this; it protects direct callers.
@@ -456,7 +455,9 @@ impl<'a> Parser<'a> {
 }
 
 /// Writes `text` as a JSON string literal (used by the sample generator).
+#[cfg(feature = "sample")]
 pub(crate) fn push_quoted(out: &mut String, text: &str) {
+    use std::fmt::Write as _;
     out.push('"');
     for c in text.chars() {
         match c {

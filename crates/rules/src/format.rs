@@ -152,16 +152,22 @@ impl FormatError {
 }
 
 /// The value of one token for the JSON alert's `output_fields`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// It serializes as the plain JSON value (`null`, a string, a number, a boolean, an array of
+/// strings), which is what Falco writes and falcosidekick reads.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum FieldValue {
     /// The field is missing: JSON `null`.
     Missing,
-    /// A scalar string.
-    Str(String),
-    /// A scalar number (from `len()` or a numeric field).
-    Number(String),
     /// A boolean.
     Bool(bool),
+    /// An unsigned number (a numeric field, `len()`, `evt.time`).
+    Uint(u64),
+    /// A signed number.
+    Int(i64),
+    /// A scalar string.
+    Str(String),
     /// A list field: a JSON array of strings.
     List(Vec<String>),
 }
@@ -172,7 +178,12 @@ impl FieldValue {
         match self {
             FieldValue::Missing => out.push_str("null"),
             FieldValue::Str(s) => write_json_str(out, s),
-            FieldValue::Number(n) => out.push_str(n),
+            FieldValue::Uint(n) => {
+                let _ = write!(out, "{n}");
+            }
+            FieldValue::Int(n) => {
+                let _ = write!(out, "{n}");
+            }
             FieldValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             FieldValue::List(items) => {
                 out.push('[');
@@ -407,8 +418,8 @@ impl<F> Token<F> {
             );
         }
         match &values[0] {
-            Value::Int(n) => FieldValue::Number(n.to_string()),
-            Value::Uint(n) => FieldValue::Number(n.to_string()),
+            Value::Int(n) => FieldValue::Int(*n),
+            Value::Uint(n) => FieldValue::Uint(*n),
             Value::Bool(b) => FieldValue::Bool(*b),
             v => {
                 let mut s = String::new();
@@ -836,7 +847,7 @@ mod tests {
         let tpl = OutputTemplate::compile("%len(t.l)", &TestSchema).unwrap();
         assert_eq!(
             tpl.render_fields(&ev()),
-            vec![("len(t.l)", FieldValue::Number("2".to_owned()))]
+            vec![("len(t.l)", FieldValue::Uint(2))]
         );
     }
 

@@ -74,6 +74,10 @@ impl Metrics {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    #[cfg_attr(
+        not(feature = "cloudwatch"),
+        expect(dead_code, reason = "only the CloudWatch source uses it")
+    )]
     pub(crate) fn set(v: &AtomicI64, n: i64) {
         v.store(n, Ordering::Relaxed);
     }
