@@ -1,6 +1,6 @@
 //! Stage 4, evaluation: [`Program::matches`]. It cannot fail.
 //!
-//! Missing values are decided in one place ([`Program::check`]): when the left side extracts no
+//! Missing values are decided in one place (the private `check`): when the left side extracts no
 //! value, every comparison is false (`!=` included) and `exists` is false; `not` flips that.
 //! A list field with `in` needs every value in the set, with `intersects` some value. A scalar
 //! field compares its first value. String values are C strings: an embedded NUL ends them.
@@ -279,7 +279,7 @@ fn extract<'a, F, E: Event<F> + ?Sized>(src: &'a Src<F>, event: &'a E, out: &mut
                 extract(a, event, &mut v);
                 inner.push(v);
             }
-            apply(*func, &mut inner, arg.as_deref(), out);
+            apply_transformer(*func, &mut inner, arg.as_deref(), out);
         }
     }
 }
@@ -294,7 +294,30 @@ fn text_of<'v>(v: &'v Value<'_>) -> Option<Cow<'v, str>> {
     }
 }
 
-fn apply<'a>(func: Transformer, args: &mut [Values<'a>], arg: Option<&str>, out: &mut Values<'a>) {
+/// Applies transformer `func` to its argument values (`args`, one [`Values`] per argument, as
+/// the transformer's arity says; `arg` is the trailing `[c]` of `getopt`), appending the results
+/// to `out`. This is the one transformer table: conditions call it through [`Program::matches`],
+/// output templates (kaudit-rules) call it directly.
+///
+/// - `tolower`, `toupper`, `basename`: per string value (ASCII case mapping; the text after the
+///   last `/`).
+/// - `b64`: per value, standard-alphabet base64 with optional `=` padding; a value that does
+///   not decode is dropped. A decoded string
+///   that is not UTF-8 is kept as [`Value::Bytes`], like libsinsp, which keeps the bytes
+///   (`CHARBUF` in, `CHARBUF` out, no encoding check); text output renders it lossily.
+/// - `len`: the number of values of a list, else the byte length of the one string (1 for a
+///   number); nothing for no value.
+/// - `join`, `concat`, `getopt`, `val`: as in libs 0.25.
+///
+/// A value of a type the transformer does not take (a number given to `toupper`) passes
+/// through unchanged. [`compile()`](crate::compile()) refuses such conditions, so only output
+/// templates, which Falco does not type-check the same way, can produce it.
+pub fn apply_transformer<'a>(
+    func: Transformer,
+    args: &mut [Values<'a>],
+    arg: Option<&str>,
+    out: &mut Values<'a>,
+) {
     let Some(first) = args.first_mut() else {
         return;
     };
@@ -302,25 +325,29 @@ fn apply<'a>(func: Transformer, args: &mut [Values<'a>], arg: Option<&str>, out:
         Transformer::Val => out.extend(first.drain(..)),
         Transformer::ToLower | Transformer::ToUpper => {
             for v in first.drain(..) {
-                if let Value::Str(s) = v {
-                    let t = if func == Transformer::ToLower {
-                        s.to_ascii_lowercase()
-                    } else {
-                        s.to_ascii_uppercase()
-                    };
-                    out.push(Value::Str(Cow::Owned(t)));
-                }
+                let Value::Str(s) = v else {
+                    out.push(v);
+                    continue;
+                };
+                let t = if func == Transformer::ToLower {
+                    s.to_ascii_lowercase()
+                } else {
+                    s.to_ascii_uppercase()
+                };
+                out.push(Value::Str(Cow::Owned(t)));
             }
         }
         Transformer::Basename => {
             for v in first.drain(..) {
-                if let Value::Str(s) = v {
-                    let base = match s.rfind('/') {
-                        Some(i) => s[i + 1..].to_owned(),
-                        None => s.into_owned(),
-                    };
-                    out.push(Value::Str(Cow::Owned(base)));
-                }
+                let Value::Str(s) = v else {
+                    out.push(v);
+                    continue;
+                };
+                let base = match s.rfind('/') {
+                    Some(i) => s[i + 1..].to_owned(),
+                    None => s.into_owned(),
+                };
+                out.push(Value::Str(Cow::Owned(base)));
             }
         }
         Transformer::B64 => {
@@ -328,16 +355,18 @@ fn apply<'a>(func: Transformer, args: &mut [Values<'a>], arg: Option<&str>, out:
                 let decoded = match &v {
                     Value::Str(s) => b64_decode(s.as_bytes()),
                     Value::Bytes(b) => b64_decode(b),
-                    _ => None,
+                    Value::Int(_) | Value::Uint(_) | Value::Bool(_) => {
+                        out.push(v);
+                        continue;
+                    }
                 };
                 match (v, decoded) {
-                    (Value::Str(_), Some(d)) => {
-                        if let Ok(s) = String::from_utf8(d) {
-                            out.push(Value::Str(Cow::Owned(s)));
-                        }
-                    }
-                    (Value::Bytes(_), Some(d)) => out.push(Value::Bytes(Cow::Owned(d))),
-                    _ => {}
+                    (Value::Str(_), Some(d)) => out.push(match String::from_utf8(d) {
+                        Ok(s) => Value::Str(Cow::Owned(s)),
+                        Err(e) => Value::Bytes(Cow::Owned(e.into_bytes())),
+                    }),
+                    (_, Some(d)) => out.push(Value::Bytes(Cow::Owned(d))),
+                    (_, None) => {}
                 }
             }
         }
@@ -484,7 +513,39 @@ fn b64_decode(input: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{b64_decode, getopt};
+    use super::{Cow, Transformer, Value, Values, apply_transformer, b64_decode, getopt};
+
+    fn apply(t: Transformer, v: Value<'static>) -> Values<'static> {
+        let mut args = [Values::new()];
+        args[0].push(v);
+        let mut out = Values::new();
+        apply_transformer(t, &mut args, None, &mut out);
+        out
+    }
+
+    /// libsinsp keeps a decoded `b64` value whatever its bytes; a number passes `toupper`
+    /// untouched (only output templates can give it one).
+    #[test]
+    fn transformer_values() {
+        let s = |t: &'static str| Value::Str(Cow::Borrowed(t));
+        assert_eq!(
+            apply(Transformer::B64, s("/w==")).as_slice(),
+            &[Value::Bytes(Cow::Owned(vec![0xff]))]
+        );
+        assert_eq!(
+            apply(Transformer::B64, s("aGk=")).as_slice(),
+            &[Value::Str(Cow::Owned("hi".to_owned()))]
+        );
+        assert!(apply(Transformer::B64, s("a$")).is_empty());
+        assert_eq!(
+            apply(Transformer::ToUpper, Value::Uint(7)).as_slice(),
+            &[Value::Uint(7)]
+        );
+        assert_eq!(
+            apply(Transformer::Basename, s("/a/b")).as_slice(),
+            &[Value::Str(Cow::Owned("b".to_owned()))]
+        );
+    }
 
     #[test]
     fn base64() {

@@ -84,6 +84,7 @@ pub mod schema;
 pub mod syntax;
 
 pub use compile::{CompileError, CompileErrorKind, Program, compile, operator_allowed};
+pub use eval::apply_transformer;
 pub use expand::{
     ExpandError, ExpandErrorKind, ExpandOptions, MacroLookup, NoMacros, expand, expand_with,
 };

@@ -8,35 +8,61 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use kaudit_condition::{Modifier, Operator};
+
 use super::Env;
 use super::diag::Code;
 use super::read::{Ctx, Fail};
 use super::version::Version;
 use crate::Priority;
 
-/// One exception value, field list or comps list: a scalar or a (nested) sequence.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Entry {
-    pub(crate) is_list: bool,
-    pub(crate) item: String,
-    pub(crate) items: Vec<Entry>,
+/// One exception value, field list or comps list: a scalar or a (nested) sequence (Falco's
+/// `rule_exception_info::entry`). The default is the empty scalar, which is what a YAML null or
+/// map decodes to: defined, but neither a valid scalar nor a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// A scalar.
+    Scalar(String),
+    /// A sequence.
+    List(Vec<Entry>),
+}
+
+impl Default for Entry {
+    fn default() -> Self {
+        Entry::Scalar(String::new())
+    }
 }
 
 impl Entry {
     pub(crate) fn scalar(s: &str) -> Entry {
-        Entry {
-            is_list: false,
-            item: s.to_owned(),
-            items: Vec::new(),
+        Entry::Scalar(s.to_owned())
+    }
+
+    pub(crate) fn is_list(&self) -> bool {
+        matches!(self, Entry::List(_))
+    }
+
+    /// The scalar's text; empty for a sequence.
+    pub(crate) fn item(&self) -> &str {
+        match self {
+            Entry::Scalar(s) => s,
+            Entry::List(_) => "",
+        }
+    }
+
+    /// The sequence's entries; none for a scalar.
+    pub(crate) fn items(&self) -> &[Entry] {
+        match self {
+            Entry::Scalar(_) => &[],
+            Entry::List(items) => items,
         }
     }
 
     /// Falco's `is_valid`: a non-empty scalar or a non-empty sequence.
     pub(crate) fn is_valid(&self) -> bool {
-        if self.is_list {
-            !self.items.is_empty()
-        } else {
-            !self.item.is_empty()
+        match self {
+            Entry::Scalar(s) => !s.is_empty(),
+            Entry::List(items) => !items.is_empty(),
         }
     }
 }
@@ -168,6 +194,45 @@ impl<T> Table<T> {
     }
 }
 
+/// A collected list, macro or rule: a name, and the position and visibility the collector
+/// keeps for it.
+pub(crate) trait Named {
+    fn name(&self) -> &str;
+    /// `(index, visibility)`.
+    fn slots(&mut self) -> (&mut usize, &mut usize);
+}
+
+macro_rules! named {
+    ($($t:ty),*) => {$(
+        impl Named for $t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn slots(&mut self) -> (&mut usize, &mut usize) {
+                (&mut self.index, &mut self.visibility)
+            }
+        }
+    )*};
+}
+named!(ListInfo, MacroInfo, RuleInfo);
+
+impl<T: Named> Table<T> {
+    /// Defines `info` at load counter `id`, or redefines it: a redefinition replaces the entry
+    /// but keeps its first-definition index.
+    fn define(&mut self, id: usize, mut info: T) {
+        let (index, visibility) = info.slots();
+        *visibility = id;
+        *index = id;
+        if let Some(prev) = self.get_mut(info.name()) {
+            *info.slots().0 = *prev.slots().0;
+            *prev = info;
+        } else {
+            let name = info.name().to_owned();
+            self.insert(&name, info);
+        }
+    }
+}
+
 /// A plugin requirement: the plugin and its acceptable alternatives, each with a version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PluginRequirement {
@@ -190,62 +255,24 @@ fn fail(message: impl Into<String>, ctx: &Ctx) -> Fail {
     Fail::new(Code::ErrValidate, message, ctx.clone())
 }
 
-/// The operators `supported_operators()` lists: the plain ones plus each string operator with
-/// a modifier (`oneof`, `anyof`, `allof`).
+/// The operators `supported_operators()` lists: the plain ones ([`Operator::ALL`]) plus each
+/// string operator with a modifier (`oneof`, `anyof`, `allof`).
 pub(crate) fn is_operator(op: &str) -> bool {
-    const PLAIN: [&str; 20] = [
-        "=",
-        "==",
-        "!=",
-        "<=",
-        ">=",
-        "<",
-        ">",
-        "contains",
-        "bcontains",
-        "icontains",
-        "startswith",
-        "bstartswith",
-        "endswith",
-        "glob",
-        "iglob",
-        "pmatch",
-        "exists",
-        "in",
-        "intersects",
-        "regex",
-    ];
-    if PLAIN.contains(&op) {
-        return true;
-    }
-    is_modifier_operator(op)
+    Operator::from_name(op).is_some() || is_modifier_operator(op)
 }
 
 /// `<string op> oneof|anyof|allof` (libs 0.25).
 pub(crate) fn is_modifier_operator(op: &str) -> bool {
-    const STRING_OPS: [&str; 12] = [
-        "==",
-        "=",
-        "!=",
-        "glob",
-        "iglob",
-        "contains",
-        "icontains",
-        "bcontains",
-        "startswith",
-        "bstartswith",
-        "endswith",
-        "regex",
-    ];
     let Some((base, modifier)) = op.split_once(' ') else {
         return false;
     };
-    STRING_OPS.contains(&base) && matches!(modifier, "oneof" | "anyof" | "allof")
+    Operator::from_name(base).is_some_and(Operator::takes_modifier)
+        && Modifier::from_name(modifier).is_some()
 }
 
 /// The operators whose right-hand side is a list (`supported_operators(true)`).
 pub(crate) fn is_list_operator(op: &str) -> bool {
-    matches!(op, "in" | "intersects" | "pmatch") || is_modifier_operator(op)
+    Operator::from_name(op).is_some_and(Operator::is_list_op) || is_modifier_operator(op)
 }
 
 impl Collector {
@@ -301,18 +328,9 @@ impl Collector {
         Ok(())
     }
 
-    pub(crate) fn define_list(&mut self, mut info: ListInfo) {
+    pub(crate) fn define_list(&mut self, info: ListInfo) {
         let id = self.next();
-        if let Some(prev) = self.lists.get_mut(&info.name) {
-            info.index = prev.index;
-            info.visibility = id;
-            *prev = info;
-        } else {
-            info.index = id;
-            info.visibility = id;
-            let name = info.name.clone();
-            self.lists.insert(&name, info);
-        }
+        self.lists.define(id, info);
     }
 
     pub(crate) fn append_list(&mut self, info: ListInfo) -> Result<(), Fail> {
@@ -328,18 +346,9 @@ impl Collector {
         Ok(())
     }
 
-    pub(crate) fn define_macro(&mut self, mut info: MacroInfo) {
+    pub(crate) fn define_macro(&mut self, info: MacroInfo) {
         let id = self.next();
-        if let Some(prev) = self.macros.get_mut(&info.name) {
-            info.index = prev.index;
-            info.visibility = id;
-            *prev = info;
-        } else {
-            info.index = id;
-            info.visibility = id;
-            let name = info.name.clone();
-            self.macros.insert(&name, info);
-        }
+        self.macros.define(id, info);
     }
 
     pub(crate) fn append_macro(&mut self, info: MacroInfo) -> Result<(), Fail> {
@@ -389,26 +398,20 @@ impl Collector {
             validate_exception(known.then_some(env), ex)?;
         }
         let id = self.next();
-        if let Some(prev) = self.rules.get_mut(&info.name) {
-            info.index = prev.index;
-            info.visibility = id;
-            *prev = info;
-        } else {
-            info.index = id;
-            info.visibility = id;
-            let name = info.name.clone();
-            self.rules.insert(&name, info);
-        }
+        self.rules.define(id, info);
         Ok(())
     }
 
-    pub(crate) fn append_rule(&mut self, env: &Env<'_>, info: RuleUpdate) -> Result<(), Fail> {
-        let id = self.next();
+    /// The checks an append and a selective replace share: the rule exists (else `missing`),
+    /// an explicit source matches its source, and the update carries a value (else `empty`).
+    fn rule_to_update(
+        &mut self,
+        info: &RuleUpdate,
+        missing: &str,
+        empty: &str,
+    ) -> Result<&mut RuleInfo, Fail> {
         let Some(prev) = self.rules.get_mut(&info.name) else {
-            return Err(fail(
-                "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists",
-                &info.ctx,
-            ));
+            return Err(fail(missing, &info.ctx));
         };
         if info.source.as_ref().is_some_and(|s| *s != prev.source) {
             return Err(fail(
@@ -417,11 +420,18 @@ impl Collector {
             ));
         }
         if !info.has_any_value() {
-            return Err(fail(
-                "Appended rule must have exceptions or condition property",
-                &info.ctx,
-            ));
+            return Err(fail(empty, &info.ctx));
         }
+        Ok(prev)
+    }
+
+    pub(crate) fn append_rule(&mut self, env: &Env<'_>, info: RuleUpdate) -> Result<(), Fail> {
+        let id = self.next();
+        let prev = self.rule_to_update(
+            &info,
+            "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists",
+            "Appended rule must have exceptions or condition property",
+        )?;
         let source = (!prev.unknown_source).then_some(env);
         if let Some(cond) = info.cond.filter(|c| !c.is_empty()) {
             prev.cond.push(' ');
@@ -481,24 +491,11 @@ impl Collector {
 
     pub(crate) fn replace_rule(&mut self, env: &Env<'_>, info: RuleUpdate) -> Result<(), Fail> {
         let id = self.next();
-        let Some(prev) = self.rules.get_mut(&info.name) else {
-            return Err(fail(
-                "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists",
-                &info.ctx,
-            ));
-        };
-        if info.source.as_ref().is_some_and(|s| *s != prev.source) {
-            return Err(fail(
-                "Rule has been re-defined with a different source",
-                &info.ctx,
-            ));
-        }
-        if !info.has_any_value() {
-            return Err(fail(
-                "The rule must have at least one field that can be replaced",
-                &info.ctx,
-            ));
-        }
+        let prev = self.rule_to_update(
+            &info,
+            "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists",
+            "The rule must have at least one field that can be replaced",
+        )?;
         let source = (!prev.unknown_source).then_some(env);
         if let Some(v) = info.cond {
             prev.cond = v;
@@ -555,33 +552,35 @@ impl Collector {
 /// Falco's `validate_exception_info`: default comps, equal lengths, known operators and (when
 /// the rule's source is known) known fields.
 fn validate_exception(env: Option<&Env<'_>>, ex: &mut ExceptionInfo) -> Result<(), Fail> {
-    if ex.fields.is_list {
+    if ex.fields.is_list() {
         if !ex.comps.is_valid() {
-            ex.comps = Entry {
-                is_list: true,
-                item: String::new(),
-                items: ex.fields.items.iter().map(|_| Entry::scalar("=")).collect(),
-            };
+            ex.comps = Entry::List(
+                ex.fields
+                    .items()
+                    .iter()
+                    .map(|_| Entry::scalar("="))
+                    .collect(),
+            );
         }
-        if ex.fields.items.len() != ex.comps.items.len() {
+        if ex.fields.items().len() != ex.comps.items().len() {
             return Err(fail(
                 "Fields and comps lists must have equal length",
                 &ex.ctx,
             ));
         }
-        for comp in &ex.comps.items {
-            if !is_operator(&comp.item) {
+        for comp in ex.comps.items() {
+            if !is_operator(comp.item()) {
                 return Err(fail(
-                    format!("'{}' is not a supported comparison operator", comp.item),
+                    format!("'{}' is not a supported comparison operator", comp.item()),
                     &ex.ctx,
                 ));
             }
         }
         if let Some(env) = env {
-            for field in &ex.fields.items {
-                if !(env.field_defined)(&field.item) {
+            for field in ex.fields.items() {
+                if !(env.field_defined)(field.item()) {
                     return Err(fail(
-                        format!("'{}' is not a supported filter field", field.item),
+                        format!("'{}' is not a supported filter field", field.item()),
                         &ex.ctx,
                     ));
                 }
@@ -591,10 +590,10 @@ fn validate_exception(env: Option<&Env<'_>>, ex: &mut ExceptionInfo) -> Result<(
         if !ex.comps.is_valid() {
             ex.comps = Entry::scalar("in");
         }
-        if ex.comps.is_list {
+        if ex.comps.is_list() {
             return Err(fail("Fields and comps must both be strings", &ex.ctx));
         }
-        if !is_list_operator(&ex.comps.item) {
+        if !is_list_operator(ex.comps.item()) {
             return Err(fail(
                 "When fields is a single value, comps must be one of (in, pmatch, intersects) \
                  or a string operator with a modifier (oneof, anyof, allof)",
@@ -602,13 +601,91 @@ fn validate_exception(env: Option<&Env<'_>>, ex: &mut ExceptionInfo) -> Result<(
             ));
         }
         if let Some(env) = env
-            && !(env.field_defined)(&ex.fields.item)
+            && !(env.field_defined)(ex.fields.item())
         {
             return Err(fail(
-                format!("'{}' is not a supported filter field", ex.fields.item),
+                format!("'{}' is not a supported filter field", ex.fields.item()),
                 &ex.ctx,
             ));
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_list_operator, is_modifier_operator, is_operator};
+
+    /// The exception operators are libsinsp's `supported_operators()`, as the tables this
+    /// module kept before it used [`kaudit_condition::Operator`].
+    #[test]
+    fn exception_operators() {
+        let plain = [
+            "=",
+            "==",
+            "!=",
+            "<=",
+            ">=",
+            "<",
+            ">",
+            "contains",
+            "bcontains",
+            "icontains",
+            "startswith",
+            "bstartswith",
+            "endswith",
+            "glob",
+            "iglob",
+            "pmatch",
+            "exists",
+            "in",
+            "intersects",
+            "regex",
+        ];
+        let string_ops = [
+            "==",
+            "=",
+            "!=",
+            "glob",
+            "iglob",
+            "contains",
+            "icontains",
+            "bcontains",
+            "startswith",
+            "bstartswith",
+            "endswith",
+            "regex",
+        ];
+        for op in plain {
+            assert!(is_operator(op), "{op}");
+            assert_eq!(
+                is_list_operator(op),
+                matches!(op, "in" | "intersects" | "pmatch"),
+                "{op}"
+            );
+        }
+        for op in string_ops {
+            for m in ["oneof", "anyof", "allof"] {
+                let full = format!("{op} {m}");
+                assert!(is_operator(&full) && is_modifier_operator(&full), "{full}");
+                assert!(is_list_operator(&full), "{full}");
+            }
+        }
+        for op in [
+            "in oneof",
+            "< anyof",
+            "exists allof",
+            "pmatch oneof",
+            "= someof",
+            "=  oneof",
+            "= oneof ",
+            "",
+            "IN",
+            "===",
+            "oneof",
+        ] {
+            assert!(!is_operator(op), "{op:?}");
+            assert!(!is_list_operator(op), "{op:?}");
+        }
+    }
 }

@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 
 use kaudit_condition::{
-    Ast, ExpandOptions, MacroLookup, OperandKind, Operator, ParseOptions, Rhs, Schema,
-    compile as compile_ast, expand_with, parse_with,
+    Ast, CompileErrorKind, ExpandOptions, MacroLookup, OperandKind, Operator, ParseOptions, Rhs,
+    Schema, compile as compile_ast, expand_with, parse_with,
 };
 
 use crate::format::{FormatError, OutputTemplate};
@@ -215,7 +215,7 @@ fn compile_all<S: Schema>(
             Ok(t) => t,
             Err(e) => {
                 let message = output_message(&e);
-                if r.skip_if_unknown_filter && is_unknown_type_or_field(&message) {
+                if r.skip_if_unknown_filter && e.is_invalid_token() {
                     out.diagnostics
                         .push(warning(Code::UnknownFilter, message, &r.output_ctx));
                     continue;
@@ -265,7 +265,7 @@ fn compile_all<S: Schema>(
                     None
                 };
                 let ctx = expression_ctx_at(&r.cond_ctx, &r.cond_ctx, offset);
-                if r.skip_if_unknown_filter && is_unknown_type_or_field(&message) {
+                if r.skip_if_unknown_filter && matches!(e.kind, CompileErrorKind::UnknownField(_)) {
                     out.diagnostics
                         .push(warning(Code::UnknownFilter, message, &ctx));
                     continue;
@@ -407,18 +407,6 @@ fn expand(
         fail.snippet = Some(e.render(&ast.source));
         fail
     })
-}
-
-/// Falco's `err_is_unknown_type_or_field`.
-fn is_unknown_type_or_field(message: &str) -> bool {
-    [
-        "nonexistent field",
-        "invalid formatting token",
-        "unknown event type",
-        "unknown filter:",
-    ]
-    .iter()
-    .any(|m| message.contains(m))
 }
 
 /// libsinsp's formatter message: `invalid formatting token <token>` for unknown fields.

@@ -3,12 +3,15 @@
 //!
 //! [`OutputTemplate::compile`] lexes every `%` token the way libsinsp's event formatter does:
 //!
-//! - `%field` and `%field[arg]`, with the condition lexer's field-name rule
-//!   (`[a-zA-Z]+[a-zA-Z0-9_]*(\.[a-zA-Z]+[a-zA-Z0-9_]*)+`) and argument rule;
+//! - `%field` and `%field[arg]`, lexed by the condition lexer
+//!   ([`kaudit_condition::syntax::token`]: field-name rule
+//!   `[a-zA-Z]+[a-zA-Z0-9_]*(\.[a-zA-Z]+[a-zA-Z0-9_]*)+`, bare or quoted argument, the
+//!   condition's escapes);
 //! - the **longest prefix that compiles** is the field: `%ka.verbX` is `ka.verb` then the
 //!   literal `X`;
 //! - `%<digits>field` pads (with spaces) or truncates the rendered value to that many bytes;
-//! - transformer tokens such as `%toupper(ka.user.name)`;
+//! - transformer tokens such as `%toupper(ka.user.name)`, applied by the condition's transformer
+//!   table ([`kaudit_condition::apply_transformer`]);
 //! - a `%` at the very end is an error, and there is no escape for a literal `%`.
 //!
 //! Rendering never looks a name up: each token holds the handle the schema returned.
@@ -18,7 +21,10 @@
 
 use std::fmt::Write as _;
 
-use kaudit_condition::{Event, FieldError, FieldInfo, Schema, Value, Values};
+use kaudit_condition::syntax::token::{field_arg, field_name_len, identifier_len};
+use kaudit_condition::{
+    Event, FieldError, FieldInfo, Schema, Transformer, Value, Values, apply_transformer,
+};
 
 /// What a missing value renders as in text (Falco formats always allow missing values).
 pub const MISSING: &str = "<NA>";
@@ -52,32 +58,11 @@ pub struct Token<F> {
     width: Option<usize>,
 }
 
-/// A value transformer usable in an output token (falco-compat.md §1.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transformer {
-    /// `toupper(f)`: ASCII upper case, per value.
-    ToUpper,
-    /// `tolower(f)`: ASCII lower case, per value.
-    ToLower,
-    /// `b64(f)`: base64 decoding, per value; a value that does not decode is dropped.
-    B64,
-    /// `basename(f)`: the text after the last `/`, per value.
-    Basename,
-    /// `len(f)`: the number of values of a list, the byte length of a scalar.
-    Len,
-}
-
-impl Transformer {
-    fn from_name(name: &str) -> Option<Transformer> {
-        Some(match name {
-            "toupper" => Transformer::ToUpper,
-            "tolower" => Transformer::ToLower,
-            "b64" => Transformer::B64,
-            "basename" => Transformer::Basename,
-            "len" => Transformer::Len,
-            _ => return None,
-        })
-    }
+/// The transformers an output token accepts (falco-compat.md §1.4): condition's single-value
+/// ones, `toupper`, `tolower`, `b64`, `basename` and `len` (not `join`, `concat`, `getopt`,
+/// `val`). They are applied by [`kaudit_condition::apply_transformer`], the table conditions use.
+fn output_transformer(name: &str) -> Option<Transformer> {
+    Transformer::from_name(name).filter(|t| !t.is_multi_arg())
 }
 
 #[derive(Clone, Debug)]
@@ -144,10 +129,18 @@ impl FormatError {
         }
     }
 
-    /// Whether the error is an unknown field (what `skip-if-unknown-filter` skips).
+    /// Whether the error is an unknown field ([`FormatError::UnknownField`]).
     #[must_use]
     pub fn is_unknown_field(&self) -> bool {
         matches!(self, FormatError::UnknownField { .. })
+    }
+
+    /// Whether the message says `invalid formatting token` (every error but
+    /// [`FormatError::TrailingPercent`]). That is what Falco's `err_is_unknown_type_or_field`
+    /// looks for in an output error, so these are the errors `skip-if-unknown-filter` skips.
+    #[must_use]
+    pub fn is_invalid_token(&self) -> bool {
+        !matches!(self, FormatError::TrailingPercent { .. })
     }
 }
 
@@ -466,183 +459,11 @@ fn eval_expr<'a, F, E: Event<F>>(expr: &Expr<F>, event: &'a E, out: &mut Values<
     match expr {
         Expr::Field(f) => event.extract(f, out),
         Expr::Transform(t, inner) => {
-            let mut tmp = Values::new();
-            eval_expr(inner, event, &mut tmp);
-            apply_transformer(*t, tmp, out);
+            let mut tmp = [Values::new()];
+            eval_expr(inner, event, &mut tmp[0]);
+            apply_transformer(*t, &mut tmp, None, out);
         }
     }
-}
-
-fn apply_transformer<'a>(t: Transformer, input: Values<'a>, out: &mut Values<'a>) {
-    if t == Transformer::Len {
-        if input.is_empty() {
-            return;
-        }
-        let n = if input.len() > 1 {
-            input.len()
-        } else {
-            match &input[0] {
-                Value::Str(s) => s.len(),
-                Value::Bytes(b) => b.len(),
-                _ => 1,
-            }
-        };
-        out.push(Value::Uint(n as u64));
-        return;
-    }
-    for v in input {
-        let Value::Str(s) = v else {
-            out.push(v);
-            continue;
-        };
-        match t {
-            Transformer::ToUpper => out.push(Value::Str(s.to_ascii_uppercase().into())),
-            Transformer::ToLower => out.push(Value::Str(s.to_ascii_lowercase().into())),
-            Transformer::Basename => {
-                let base = s.rsplit('/').next().unwrap_or_default().to_owned();
-                out.push(Value::Str(base.into()));
-            }
-            Transformer::B64 => {
-                if let Some(decoded) = b64_decode(s.as_bytes()) {
-                    out.push(Value::Str(
-                        String::from_utf8_lossy(&decoded).into_owned().into(),
-                    ));
-                }
-            }
-            Transformer::Len => {}
-        }
-    }
-}
-
-/// Standard-alphabet base64, `=` padding optional.
-fn b64_decode(input: &[u8]) -> Option<Vec<u8>> {
-    let trimmed = match input.iter().position(|&b| b == b'=') {
-        Some(p) if input[p..].iter().all(|&b| b == b'=') && input.len() - p <= 2 => &input[..p],
-        Some(_) => return None,
-        None => input,
-    };
-    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &c in trimmed {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    if bits >= 6 {
-        return None;
-    }
-    Some(out)
-}
-
-fn is_alpha(b: u8) -> bool {
-    b.is_ascii_alphabetic()
-}
-
-fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// Length of `[a-zA-Z]+[a-zA-Z0-9_]*` at the start of `b`.
-fn ident_len(b: &[u8]) -> usize {
-    if b.first().is_none_or(|&c| !is_alpha(c)) {
-        return 0;
-    }
-    b.iter().take_while(|&&c| is_word(c)).count()
-}
-
-/// Length of the field-name regex match at the start of `b` (0 when it does not match).
-fn field_name_len(b: &[u8]) -> usize {
-    let mut len = ident_len(b);
-    if len == 0 {
-        return 0;
-    }
-    let mut parts = 0;
-    while b.get(len) == Some(&b'.') {
-        let next = ident_len(&b[len + 1..]);
-        if next == 0 {
-            break;
-        }
-        len += 1 + next;
-        parts += 1;
-    }
-    if parts == 0 { 0 } else { len }
-}
-
-/// Lexes a field argument `[...]` at the start of `b`: returns (argument text, total length).
-fn field_arg(s: &str) -> Option<(String, usize)> {
-    let b = s.as_bytes();
-    if b.first() != Some(&b'[') {
-        return None;
-    }
-    let rest = &s[1..];
-    let rb = rest.as_bytes();
-    let (arg, used) = match rb.first() {
-        Some(&q) if q == b'"' || q == b'\'' => {
-            let mut j = 1;
-            let end = loop {
-                match rb.get(j) {
-                    None => return None,
-                    Some(&c) if c == q && rb[j - 1] != b'\\' => break j,
-                    Some(_) => j += 1,
-                }
-            };
-            (unescape(&rest[1..end], q)?, end + 1)
-        }
-        _ => {
-            let n = rb
-                .iter()
-                .take_while(|&&c| {
-                    !(c == b'[' || c == b']' || c == b'"' || c == b'\'' || c.is_ascii_whitespace())
-                })
-                .count();
-            if n == 0 {
-                return None;
-            }
-            (rest[..n].to_owned(), n)
-        }
-    };
-    if rb.get(used) != Some(&b']') {
-        return None;
-    }
-    Some((arg, used + 2))
-}
-
-fn unescape(s: &str, quote: u8) -> Option<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next()? {
-            'b' => out.push('\u{8}'),
-            'f' => out.push('\u{c}'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            '\\' => out.push('\\'),
-            '/' => out.push('/'),
-            ' ' => out.push('\\'),
-            '"' if quote == b'"' => out.push('"'),
-            '\'' if quote == b'\'' => out.push('\''),
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 /// Lexes and compiles one token expression starting at `pos`. Returns the expression, whether
@@ -653,12 +474,12 @@ fn lex_expr<F: Clone, S: Schema<Field = F>>(
     offset: usize,
     schema: &S,
 ) -> Result<(Expr<F>, bool, usize), FormatError> {
-    let rest = &text.as_bytes()[pos..];
+    let rest = &text[pos..];
     // A transformer: identifier (no dots) directly followed by `(`.
-    let id = ident_len(rest);
+    let id = identifier_len(rest);
     if id > 0
-        && rest.get(id) == Some(&b'(')
-        && let Some(t) = Transformer::from_name(&text[pos..pos + id])
+        && rest.as_bytes().get(id) == Some(&b'(')
+        && let Some(t) = output_transformer(&text[pos..pos + id])
     {
         let inner_pos = pos + id + 1;
         let (inner, list, end) =
@@ -933,17 +754,30 @@ mod tests {
         );
     }
 
+    /// `b64` is condition's transformer: a result that is not UTF-8 is kept as bytes (as
+    /// libsinsp keeps them), rendered lossily, and `len` counts its bytes.
+    #[test]
+    fn b64_keeps_non_utf8_results() {
+        let mut m = HashMap::new();
+        m.insert(F::S, vec!["/w==".to_owned()]);
+        m.insert(F::N, vec!["aGVsbG8".to_owned()]);
+        m.insert(F::L, vec!["!".to_owned()]);
+        let tpl =
+            OutputTemplate::compile("%b64(t.s) %len(b64(t.s)) %b64(t.n) %b64(t.l)", &TestSchema)
+                .unwrap();
+        let mut s = String::new();
+        tpl.render_text(&Ev(m.clone()), &mut s);
+        assert_eq!(s, "\u{fffd} 1 hello <NA>");
+        assert_eq!(
+            tpl.render_fields(&Ev(m))[0],
+            ("b64(t.s)", FieldValue::Str("\u{fffd}".to_owned()))
+        );
+    }
+
     #[test]
     fn json_strings_escape_like_nlohmann() {
         let mut s = String::new();
         write_json_str(&mut s, "a\"b\\c/\u{1}\n\u{e9}");
         assert_eq!(s, "\"a\\\"b\\\\c/\\u0001\\n\u{e9}\"");
-    }
-
-    #[test]
-    fn b64_decodes_with_or_without_padding() {
-        assert_eq!(b64_decode(b"aGVsbG8="), Some(b"hello".to_vec()));
-        assert_eq!(b64_decode(b"aGVsbG8"), Some(b"hello".to_vec()));
-        assert_eq!(b64_decode(b"a$"), None);
     }
 }

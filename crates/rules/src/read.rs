@@ -108,14 +108,16 @@ const RULE_KEYS: [&str; 15] = [
     "capture",
     "capture_duration",
 ];
-const RULE_APPENDABLE: [&str; 5] = ["condition", "output", "desc", "tags", "exceptions"];
+/// The rule keys an override may append to, in the order they are read.
+const RULE_APPENDABLE: [&str; 5] = ["condition", "exceptions", "output", "desc", "tags"];
+/// The rule keys an override may replace, in the order they are read.
 const RULE_REPLACEABLE: [&str; 11] = [
     "condition",
+    "exceptions",
     "output",
     "desc",
-    "priority",
     "tags",
-    "exceptions",
+    "priority",
     "enabled",
     "warn_evttypes",
     "skip-if-unknown-filter",
@@ -407,69 +409,16 @@ impl Reader<'_, '_> {
                 }
                 Ok(true)
             };
-            let mut app = RuleUpdate {
-                name: name.clone(),
-                ctx: ctx.clone(),
-                source: update_source(item),
-                ..RuleUpdate::default()
-            };
-            if !ov_append.is_empty() {
-                if check(&ov_append, "append", "condition")? {
-                    app.cond = Some(decode_val(item, "condition", &ctx)?);
-                }
-                if check(&ov_append, "append", "exceptions")? {
-                    app.exceptions = Some(self.read_exceptions(item, &ctx, true)?);
-                }
-                if check(&ov_append, "append", "output")? {
-                    app.output = Some(decode_val(item, "output", &ctx)?);
-                }
-                if check(&ov_append, "append", "desc")? {
-                    app.desc = Some(decode_val(item, "desc", &ctx)?);
-                }
-                if check(&ov_append, "append", "tags")? {
-                    app.tags = Some(decode_tags(item, &ctx)?);
+            let mut app = self.rule_update(item, &name, &ctx);
+            for key in RULE_APPENDABLE {
+                if check(&ov_append, "append", key)? {
+                    self.read_rule_key(item, key, true, &ctx, &mut app)?;
                 }
             }
-            let mut rep = RuleUpdate {
-                name: name.clone(),
-                ctx: ctx.clone(),
-                source: update_source(item),
-                ..RuleUpdate::default()
-            };
-            if !ov_replace.is_empty() {
-                if check(&ov_replace, "replace", "condition")? {
-                    rep.cond = Some(decode_val(item, "condition", &ctx)?);
-                }
-                if check(&ov_replace, "replace", "exceptions")? {
-                    rep.exceptions = Some(self.read_exceptions(item, &ctx, false)?);
-                }
-                if check(&ov_replace, "replace", "output")? {
-                    rep.output = Some(decode_val(item, "output", &ctx)?);
-                }
-                if check(&ov_replace, "replace", "desc")? {
-                    rep.desc = Some(decode_val(item, "desc", &ctx)?);
-                }
-                if check(&ov_replace, "replace", "tags")? {
-                    rep.tags = Some(decode_tags(item, &ctx)?);
-                }
-                if check(&ov_replace, "replace", "priority")? {
-                    rep.priority = Some(decode_priority(item, &ctx)?);
-                }
-                if check(&ov_replace, "replace", "enabled")? {
-                    rep.enabled = Some(decode_bool(item, "enabled", &ctx)?);
-                }
-                if check(&ov_replace, "replace", "warn_evttypes")? {
-                    rep.warn_evttypes = Some(decode_bool(item, "warn_evttypes", &ctx)?);
-                }
-                if check(&ov_replace, "replace", "skip-if-unknown-filter")? {
-                    rep.skip_if_unknown_filter =
-                        Some(decode_bool(item, "skip-if-unknown-filter", &ctx)?);
-                }
-                if check(&ov_replace, "replace", "capture")? {
-                    rep.capture = Some(decode_bool(item, "capture", &ctx)?);
-                }
-                if check(&ov_replace, "replace", "capture_duration")? {
-                    rep.capture_duration = Some(decode_uint(item, "capture_duration", &ctx)?);
+            let mut rep = self.rule_update(item, &name, &ctx);
+            for key in RULE_REPLACEABLE {
+                if check(&ov_replace, "replace", key)? {
+                    self.read_rule_key(item, key, false, &ctx, &mut rep)?;
                 }
             }
             if let Some(key) = expected.first() {
@@ -492,17 +441,11 @@ impl Reader<'_, '_> {
         }
 
         if has_append_flag {
-            let mut app = RuleUpdate {
-                name,
-                ctx: ctx.clone(),
-                source: update_source(item),
-                ..RuleUpdate::default()
-            };
-            if item.get("condition").is_some() {
-                app.cond = Some(decode_val(item, "condition", &ctx)?);
-            }
-            if item.get("exceptions").is_some() {
-                app.exceptions = Some(self.read_exceptions(item, &ctx, true)?);
+            let mut app = self.rule_update(item, &name, &ctx);
+            for key in ["condition", "exceptions"] {
+                if item.get(key).is_some() {
+                    self.read_rule_key(item, key, true, &ctx, &mut app)?;
+                }
             }
             if app.cond.is_none() && app.exceptions.is_none() {
                 return Err(Fail::new(
@@ -571,6 +514,45 @@ impl Reader<'_, '_> {
             });
         self.warnings.extend(warns);
         res
+    }
+
+    /// An empty append / replace of rule `name`, with the item's explicit `source`.
+    fn rule_update(&self, item: &Node, name: &str, ctx: &Ctx) -> RuleUpdate {
+        RuleUpdate {
+            name: name.to_owned(),
+            ctx: ctx.clone(),
+            source: update_source(item),
+            ..RuleUpdate::default()
+        }
+    }
+
+    /// Reads rule key `key` (one of [`RULE_REPLACEABLE`]) of `item` into `update`; `append`
+    /// says how exceptions are read.
+    fn read_rule_key(
+        &mut self,
+        item: &Node,
+        key: &str,
+        append: bool,
+        ctx: &Ctx,
+        update: &mut RuleUpdate,
+    ) -> Result<(), Fail> {
+        match key {
+            "condition" => update.cond = Some(decode_val(item, key, ctx)?),
+            "exceptions" => update.exceptions = Some(self.read_exceptions(item, ctx, append)?),
+            "output" => update.output = Some(decode_val(item, key, ctx)?),
+            "desc" => update.desc = Some(decode_val(item, key, ctx)?),
+            "tags" => update.tags = Some(decode_tags(item, ctx)?),
+            "priority" => update.priority = Some(decode_priority(item, ctx)?),
+            "enabled" => update.enabled = Some(decode_bool(item, key, ctx)?),
+            "warn_evttypes" => update.warn_evttypes = Some(decode_bool(item, key, ctx)?),
+            "skip-if-unknown-filter" => {
+                update.skip_if_unknown_filter = Some(decode_bool(item, key, ctx)?);
+            }
+            "capture" => update.capture = Some(decode_bool(item, key, ctx)?),
+            "capture_duration" => update.capture_duration = Some(decode_uint(item, key, ctx)?),
+            _ => {}
+        }
+        Ok(())
     }
 
     fn read_exceptions(
@@ -646,9 +628,9 @@ impl Reader<'_, '_> {
 /// Operators are compared and written with single spaces (`"  startswith oneof "` is
 /// `startswith oneof`).
 fn normalize_comps(comps: &mut Entry) {
-    comps.item = comps.item.split_whitespace().collect::<Vec<_>>().join(" ");
-    for c in &mut comps.items {
-        normalize_comps(c);
+    match comps {
+        Entry::Scalar(s) => *s = s.split_whitespace().collect::<Vec<_>>().join(" "),
+        Entry::List(items) => items.iter_mut().for_each(normalize_comps),
     }
 }
 
@@ -859,16 +841,12 @@ fn decode_entry(val: Option<&Node>, key: &str, ctx: &Ctx, optional: bool) -> Res
             Ok(Entry::scalar(s))
         }
         NodeKind::Seq(items) => {
-            let mut out = Entry {
-                is_list: true,
-                item: String::new(),
-                items: Vec::new(),
-            };
+            let mut out = Vec::with_capacity(items.len());
             for v in items {
                 let ictx = vctx.child(ItemKind::Exception, "", v.pos);
-                out.items.push(decode_entry(Some(v), "", &ictx, false)?);
+                out.push(decode_entry(Some(v), "", &ictx, false)?);
             }
-            Ok(out)
+            Ok(Entry::List(out))
         }
         // A null or a map is "defined" but neither scalar nor list (yaml-cpp).
         NodeKind::Null | NodeKind::Map(_) => Ok(Entry::default()),

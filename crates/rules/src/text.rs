@@ -108,9 +108,9 @@ pub(crate) fn apply_exceptions(
     let mut out = format!("({cond})");
     for (index, ex) in exceptions.iter().enumerate() {
         let mut icond = String::new();
-        if !ex.fields.is_list {
+        if !ex.fields.is_list() {
             for val in &ex.values {
-                if val.is_list {
+                if val.is_list() {
                     return Err(ExceptionTextError {
                         message: "Expected values array to contain a list of strings",
                         index,
@@ -118,14 +118,14 @@ pub(crate) fn apply_exceptions(
                 }
                 if icond.is_empty() {
                     icond.push('(');
-                    icond.push_str(&ex.fields.item);
+                    icond.push_str(ex.fields.item());
                     icond.push(' ');
-                    icond.push_str(&ex.comps.item);
+                    icond.push_str(ex.comps.item());
                     icond.push_str(" (");
                 } else {
                     icond.push_str(", ");
                 }
-                icond.push_str(&quote_item(&val.item));
+                icond.push_str(&quote_item(val.item()));
             }
             if !icond.is_empty() {
                 icond.push_str("))");
@@ -133,7 +133,7 @@ pub(crate) fn apply_exceptions(
         } else {
             icond.push('(');
             for values in &ex.values {
-                if ex.fields.items.len() != values.items.len() {
+                if ex.fields.items().len() != values.items().len() {
                     return Err(ExceptionTextError {
                         message: "Fields and values lists must have equal length",
                         index,
@@ -143,15 +143,15 @@ pub(crate) fn apply_exceptions(
                     icond.push_str(" or ");
                 }
                 icond.push('(');
-                for (k, field) in ex.fields.items.iter().enumerate() {
+                for (k, field) in ex.fields.items().iter().enumerate() {
                     if k > 0 {
                         icond.push_str(" and ");
                     }
-                    let comp = ex.comps.items.get(k).map_or("", |c| c.item.as_str());
-                    let value = &values.items[k];
+                    let comp = ex.comps.items().get(k).map_or("", Entry::item);
+                    let value = &values.items()[k];
                     let istr = value_text(value, comp);
                     icond.push(' ');
-                    icond.push_str(&field.item);
+                    icond.push_str(field.item());
                     icond.push(' ');
                     icond.push_str(comp);
                     icond.push(' ');
@@ -173,18 +173,18 @@ pub(crate) fn apply_exceptions(
 }
 
 fn value_text(value: &Entry, comp: &str) -> String {
-    if value.is_list {
+    if value.is_list() {
         let inner = value
-            .items
+            .items()
             .iter()
-            .map(|v| quote_item(&v.item))
+            .map(|v| quote_item(v.item()))
             .collect::<Vec<_>>()
             .join(", ");
         format!("({inner})")
     } else if is_list_operator(comp) {
-        paren_item(&value.item)
+        paren_item(value.item())
     } else {
-        quote_item(&value.item)
+        quote_item(value.item())
     }
 }
 
@@ -236,21 +236,12 @@ mod tests {
     fn exceptions_become_text() {
         let ex = ExceptionInfo {
             name: "e".to_owned(),
-            fields: Entry {
-                is_list: true,
-                item: String::new(),
-                items: vec![Entry::scalar("proc.name"), Entry::scalar("fd.name")],
-            },
-            comps: Entry {
-                is_list: true,
-                item: String::new(),
-                items: vec![Entry::scalar("="), Entry::scalar("in")],
-            },
-            values: vec![Entry {
-                is_list: true,
-                item: String::new(),
-                items: vec![Entry::scalar("cat"), Entry::scalar("/a b")],
-            }],
+            fields: Entry::List(vec![Entry::scalar("proc.name"), Entry::scalar("fd.name")]),
+            comps: Entry::List(vec![Entry::scalar("="), Entry::scalar("in")]),
+            values: vec![Entry::List(vec![
+                Entry::scalar("cat"),
+                Entry::scalar("/a b"),
+            ])],
             ctx: Ctx::default(),
         };
         assert_eq!(

@@ -17,14 +17,14 @@ pub fn now_ms() -> i64 {
 pub struct TimeParseError {
     what: &'static str,
     input: String,
-    reason: &'static str,
+    reason: std::borrow::Cow<'static, str>,
 }
 
 fn err(what: &'static str, input: &str, reason: &'static str) -> TimeParseError {
     TimeParseError {
         what,
         input: input.to_owned(),
-        reason,
+        reason: reason.into(),
     }
 }
 
@@ -71,110 +71,46 @@ pub fn parse_duration(input: &str) -> Result<Duration, TimeParseError> {
     Ok(Duration::from_millis(total))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// Parses an RFC 3339 instant (`2026-11-27T10:00:00Z`, `2026-11-27T12:00:00.5+02:00`) into
-/// milliseconds since the Unix epoch. Fractions below a millisecond are cut.
+/// milliseconds since the Unix epoch. Fractions below a millisecond are cut (toward the past).
+///
+/// The calendar is jiff's: a day that does not exist in its month (`2026-02-30`, `2026-04-31`)
+/// is refused. jiff reads Temporal's ISO 8601 grammar, a superset of RFC 3339, so a few more
+/// spellings (`2026-11-27T10:00:00+02`, offsets up to ±25:59, a trailing `[UTC]` annotation) are
+/// accepted too. A leap
+/// second (`23:59:60`) is refused, as kaudit-event's parser does, where jiff alone would read it
+/// as `:59`.
 pub fn parse_rfc3339(input: &str) -> Result<i64, TimeParseError> {
     const WHAT: &str = "RFC 3339 instant";
-    let b = input.trim().as_bytes();
-    let bad = |reason| err(WHAT, input, reason);
-    let num = |from: usize, len: usize| -> Result<i64, TimeParseError> {
-        let part = b.get(from..from + len).ok_or_else(|| bad("too short"))?;
-        if !part.iter().all(u8::is_ascii_digit) {
-            return Err(bad(
-                "expected `YYYY-MM-DDTHH:MM:SS` followed by `Z` or an offset",
-            ));
-        }
-        Ok(part.iter().fold(0, |a, &c| a * 10 + i64::from(c - b'0')))
-    };
-    let sep = |at: usize, allowed: &[u8]| -> Result<(), TimeParseError> {
-        match b.get(at) {
-            Some(c) if allowed.contains(c) => Ok(()),
-            _ => Err(bad(
-                "expected `YYYY-MM-DDTHH:MM:SS` followed by `Z` or an offset",
-            )),
-        }
-    };
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    sep(4, b"-")?;
-    sep(7, b"-")?;
-    sep(10, b"Tt ")?;
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    sep(13, b":")?;
-    sep(16, b":")?;
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return Err(bad("field out of range"));
+    let s = input.trim();
+    let b = s.as_bytes();
+    if b.get(16) == Some(&b':') && b.get(17..19) == Some(b"60") {
+        return Err(err(
+            WHAT,
+            input,
+            "second 60 (leap seconds are not supported)",
+        ));
     }
-    let mut i = 19;
-    let mut millis = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return Err(bad("empty fraction"));
-        }
-        for k in 0..3 {
-            millis = millis * 10
-                + b.get(i + k)
-                    .filter(|_| k < digits)
-                    .map_or(0, |c| i64::from(c - b'0'));
-        }
-        i += digits;
-    }
-    let offset_min = match b.get(i) {
-        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() => {
-            sep(i + 3, b":")?;
-            let off = num(i + 1, 2)? * 60 + num(i + 4, 2)?;
-            if *sign == b'+' { off } else { -off }
-        }
-        _ => return Err(bad("missing or malformed `Z` / `+HH:MM` offset")),
-    };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_min * 60;
-    Ok(secs * 1_000 + millis)
+    let ts: jiff::Timestamp = s.parse().map_err(|e: jiff::Error| TimeParseError {
+        what: WHAT,
+        input: input.to_owned(),
+        reason: e.to_string().into(),
+    })?;
+    let ms = ts.as_nanosecond().div_euclid(1_000_000);
+    // jiff's range (years -9999..=9999) fits an i64 of milliseconds.
+    Ok(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
-/// Formats milliseconds since the epoch as RFC 3339 UTC with milliseconds.
+/// Formats milliseconds since the epoch as RFC 3339 UTC with milliseconds
+/// (`2026-11-27T10:00:00.123Z`). Instants beyond jiff's range (years -9999..=9999) are clamped
+/// to its ends.
 pub fn format_rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    });
+    format!("{ts:.3}")
 }
 
 #[cfg(test)]
@@ -220,16 +156,48 @@ mod tests {
             "2026-11-27T10:00:00.123Z"
         );
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59.9995Z").unwrap(), -1);
         assert_eq!(
-            parse_rfc3339("2026-11-27 10:00").unwrap_err().to_string(),
-            "invalid RFC 3339 instant `2026-11-27 10:00`: too short"
+            parse_rfc3339("2024-02-29T00:00:00Z").unwrap(),
+            1_709_164_800_000
         );
+        for bad in [
+            "2026-11-27 10:00",
+            "2026-11-27T10:00:00",
+            "2026-13-27T10:00:00Z",
+            "2026-11-27T24:00:00Z",
+            "2026-11-27T10:60:00Z",
+            "2026-11-27T10:00:00+26:00",
+        ] {
+            let e = parse_rfc3339(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("invalid RFC 3339 instant `{bad}`: ")),
+                "{e}"
+            );
+        }
+        assert!(parse_rfc3339("2026-13-27T10:00:00Z").is_err());
+    }
+
+    /// Days that do not exist in their month, and leap seconds, are refused (the hand-written
+    /// parser this replaced took day 31 in any month and second 60).
+    #[test]
+    fn rfc3339_calendar() {
+        for bad in [
+            "2026-02-30T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad} was accepted");
+        }
         assert_eq!(
-            parse_rfc3339("2026-11-27T10:00:00")
+            parse_rfc3339("2016-12-31T23:59:60Z")
                 .unwrap_err()
                 .to_string(),
-            "invalid RFC 3339 instant `2026-11-27T10:00:00`: missing or malformed `Z` / `+HH:MM` offset"
+            "invalid RFC 3339 instant `2016-12-31T23:59:60Z`: second 60 (leap seconds are not supported)"
         );
-        assert!(parse_rfc3339("2026-13-27T10:00:00Z").is_err());
+        assert!(parse_rfc3339("2000-02-29T00:00:00Z").is_ok());
+        assert!(parse_rfc3339("2026-03-31T00:00:00Z").is_ok());
     }
 }

@@ -256,7 +256,8 @@ pub enum Transformer {
     ToLower,
     /// `toupper(f)`.
     ToUpper,
-    /// `b64(f)`: base64-decode.
+    /// `b64(f)`: base64-decode (standard alphabet, `=` padding optional); a value that does not
+    /// decode is dropped, one that decodes to invalid UTF-8 is kept as bytes, as libsinsp does.
     B64,
     /// `basename(f)`.
     Basename,
@@ -284,6 +285,19 @@ impl Transformer {
         Transformer::Concat,
         Transformer::Getopt,
     ];
+
+    /// The transformer spelled `name` (one of [`Transformer::ALL`]; `val` is not looked up,
+    /// it is only valid on a right-hand side).
+    ///
+    /// ```
+    /// use kaudit_condition::Transformer;
+    /// assert_eq!(Transformer::from_name("toupper"), Some(Transformer::ToUpper));
+    /// assert_eq!(Transformer::from_name("val"), None);
+    /// ```
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Transformer> {
+        Transformer::ALL.into_iter().find(|t| t.name() == name)
+    }
 
     /// The spelling.
     #[must_use]
@@ -323,6 +337,15 @@ pub enum Modifier {
 }
 
 impl Modifier {
+    /// Every modifier.
+    pub const ALL: [Modifier; 3] = [Modifier::OneOf, Modifier::AnyOf, Modifier::AllOf];
+
+    /// The modifier spelled `name`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Modifier> {
+        Modifier::ALL.into_iter().find(|m| m.name() == name)
+    }
+
     /// The spelling.
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -429,6 +452,27 @@ impl Operator {
             Operator::Intersects => "intersects",
             Operator::PMatch => "pmatch",
         }
+    }
+
+    /// The operator spelled `s` (one of [`Operator::ALL`]), without modifier.
+    ///
+    /// ```
+    /// use kaudit_condition::Operator;
+    /// assert_eq!(Operator::from_name("startswith"), Some(Operator::StartsWith));
+    /// assert_eq!(Operator::from_name("="), Some(Operator::Eq));
+    /// assert_eq!(Operator::from_name("= oneof"), None);
+    /// ```
+    #[must_use]
+    pub fn from_name(s: &str) -> Option<Operator> {
+        Operator::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// Whether the operator is a string operator that accepts a [`Modifier`] (`oneof`, `anyof`,
+    /// `allof`): `=`, `==`, `!=`, `glob`, `iglob`, `contains`, `icontains`, `bcontains`,
+    /// `startswith`, `bstartswith`, `endswith`, `regex` (libs 0.25).
+    #[must_use]
+    pub fn takes_modifier(self) -> bool {
+        !(self.is_list_op() || self.is_num_op() || self == Operator::Exists)
     }
 
     /// Whether the operator takes a list (`in`, `intersects`, `pmatch`).

@@ -9,6 +9,7 @@ pub mod error;
 pub mod escape;
 mod lex;
 mod parse;
+pub mod token;
 
 pub use ast::{
     Ast, Check, CheckRef, Expr, ExprKind, FieldRef, Ident, ListLit, Literal, Modifier, Operand,

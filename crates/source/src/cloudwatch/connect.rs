@@ -48,10 +48,11 @@ pub fn tls_roots() -> TlsRoots {
 
 #[cfg(feature = "bundled-roots")]
 fn bundled_pem() -> Vec<u8> {
+    use base64::Engine as _;
     let mut pem = Vec::new();
     for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
         pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-        let b64 = base64(cert.as_ref());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
         for line in b64.as_bytes().chunks(64) {
             pem.extend_from_slice(line);
             pem.push(b'\n');
@@ -59,28 +60,6 @@ fn bundled_pem() -> Vec<u8> {
         pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
     }
     pem
-}
-
-#[cfg(feature = "bundled-roots")]
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(T[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn config_error(name: &str, message: String) -> SourceError {
@@ -199,9 +178,6 @@ mod tests {
 
     #[test]
     fn r11_bundled_roots_are_valid_pem() {
-        assert_eq!(base64(b"Man"), "TWFu");
-        assert_eq!(base64(b"Ma"), "TWE=");
-        assert_eq!(base64(b"M"), "TQ==");
         let pem = bundled_pem();
         let text = String::from_utf8(pem).unwrap();
         let n = text.matches("-----BEGIN CERTIFICATE-----").count();
