@@ -15,9 +15,10 @@
 //!   and a source-specific position. [`CheckpointStore`] persists it;
 //!   [`FileCheckpointStore`] writes a versioned file atomically, [`MemoryCheckpointStore`] keeps
 //!   it in memory.
-//! * [`FileSource`] reads JSON lines from a file (optionally gzip) or stdin, and can follow a
-//!   file like `tail -F`. [`cloudwatch::CloudWatchSource`] polls CloudWatch Logs
-//!   (`FilterLogEvents`) in settled windows with de-duplication and a low-watermark checkpoint.
+//! * [`FileSource`] reads JSON lines, or one JSON document ([`Framing`]), from a file
+//!   (optionally gzip), stdin or any async reader, and can follow a file like `tail -F`.
+//!   [`cloudwatch::CloudWatchSource`] polls CloudWatch Logs (`FilterLogEvents`) in settled
+//!   windows with de-duplication and a low-watermark checkpoint.
 //! * [`testing`] holds [`testing::ReplaySource`] and [`testing::conformance`], the suite every
 //!   source runs.
 //!
@@ -41,6 +42,9 @@ pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointStore, FILE_FORMAT, FILE_VERSION, FileCheckpointStore,
     MemoryCheckpointStore, SourceIdentity,
 };
-pub use file::{DEFAULT_MAX_LINE_BYTES, FileInput, FileSource, FileSourceConfig};
+pub use file::{
+    DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_LINE_BYTES, FileInput, FileSource, FileSourceConfig,
+    Framing, InputReader,
+};
 pub use metrics::MetricsSnapshot;
 pub use source::{Anomaly, ErrorClass, Record, RecordMeta, Source, SourceError, SourceErrorKind};

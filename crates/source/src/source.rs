@@ -122,8 +122,13 @@ pub struct RecordMeta {
     pub ingestion_time_ms: Option<i64>,
     /// The backend's event id (CloudWatch `eventId`), an opaque string.
     pub event_id: Option<String>,
-    /// The byte offset of the record in its file (file sources only).
+    /// The byte offset of the start of the record's first line in its file (decompressed
+    /// bytes; file sources only).
     pub offset: Option<u64>,
+    /// The 1-based number of the record's first line in its file (file sources only; `None`
+    /// elsewhere). With [`Framing::Document`](crate::Framing::Document) it is the line where
+    /// the document starts, so line *k* of the payload is line `line + k - 1` of the file.
+    pub line: Option<u64>,
     /// Set when the payload is known to be damaged; the record is still delivered.
     pub anomaly: Option<Anomaly>,
 }
@@ -212,6 +217,24 @@ pub enum SourceErrorKind {
     /// The source's configuration cannot work.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An input read as one JSON document ([`Framing::Document`](crate::Framing::Document)) is
+    /// larger than the configured limit. Nothing of it was delivered; the error is terminal.
+    #[error(
+        "cannot read `{path}` as one JSON document: it is {}{size} bytes, over the {limit}-byte document limit; convert it to JSON lines (one object per line) or raise the limit",
+        if *exact { "" } else { "at least " }
+    )]
+    DocumentTooLarge {
+        /// The file (`-` for stdin).
+        path: String,
+        /// The input's size in decompressed bytes, or (`exact` false) how many were read before
+        /// the limit was crossed.
+        size: u64,
+        /// `true` when `size` is the whole input's size (a plain file), `false` when the input
+        /// was read until it crossed the limit (stdin, readers, gzip).
+        exact: bool,
+        /// The limit (`FileSourceConfig::max_document_bytes`).
+        limit: u64,
+    },
 }
 
 /// How a failed backend call was classified (requirement R6).

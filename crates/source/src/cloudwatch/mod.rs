@@ -653,6 +653,7 @@ impl Poller {
                     ingestion_time_ms: Some(ev.ingestion_time_ms),
                     event_id: Some(ev.event_id),
                     offset: None,
+                    line: None,
                     anomaly,
                 },
             }));
