@@ -18,6 +18,9 @@
 //!   `after` carries the receiver's `Retry-After` when it gave one.
 //! * [`Attempt::Rejected`] is a refusal that will not change on retry (another 4xx): the
 //!   pipeline dead-letters the alert (or counts it as failed) without retrying.
+//! * **Order.** An output that sends alerts one by one stops at the first [`Attempt::Retry`]
+//!   and answers [`Attempt::NotAttempted`] for the rest of the batch, so a receiver never sees
+//!   an alert before an older one that is still being retried.
 //! * Outputs never panic on what a receiver says, and never block the thread: they are async.
 
 use std::fmt;
@@ -43,6 +46,9 @@ pub enum Attempt {
         /// Why (`HTTP 400: Please send a valid request body`).
         reason: String,
     },
+    /// The output did not try this alert (an earlier one in the batch failed); it is sent
+    /// again without counting an attempt.
+    NotAttempted,
 }
 
 impl Attempt {
