@@ -24,8 +24,10 @@ use kaudit_condition::NoMacros;
 use kaudit_event::{Compat, DecodeOptions, FALCO_MAX_EVENT_SIZE, FIELDS, K8sAuditSchema};
 
 use kaudit_engine::alert::{AlertFormat, AlertRenderer, TimeFormat, TimeZone};
+use kaudit_engine::output::Output;
+use kaudit_engine::pipeline::{Notice, Pipeline, PipelineOptions, RetryPolicy};
 use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
-use kaudit_engine::run::{Engine, Stats, read_input};
+use kaudit_engine::run::{Engine, Stats};
 use kaudit_rules::Priority;
 use kaudit_rules::{LoadOptions, RuleFile};
 
@@ -112,6 +114,8 @@ struct CloudWatchArgs {
     max_backfill: Option<String>,
     #[command(flatten)]
     rules: RuleArgs,
+    #[command(flatten)]
+    outputs: OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,10 +198,69 @@ struct RuleArgs {
     options: Vec<String>,
 }
 
+/// Where alerts go, and what happens to those that cannot be delivered.
+#[derive(Debug, Args)]
+struct OutputArgs {
+    /// Where alerts go; repeat for several: `stdout` (the default), `file:PATH` (JSON lines),
+    /// `http://…` / `https://…` (falcosidekick: one JSON alert per POST), `webhook:URL`.
+    #[arg(long = "output", value_name = "TARGET", value_parser = parse_target_arg)]
+    outputs: Vec<kaudit_output::Target>,
+    /// Append alerts that cannot be delivered (refused, or out of retries) to this file as JSON
+    /// lines, with the reason; they then count as delivered.
+    #[arg(long, value_name = "PATH")]
+    dead_letter: Option<String>,
+    /// HTTP outputs: per-request timeout (e.g. 10s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    output_timeout: Option<std::time::Duration>,
+    /// HTTP outputs: a PEM file of CA certificates to trust besides the system roots.
+    #[arg(long, value_name = "FILE")]
+    output_ca_file: Option<std::path::PathBuf>,
+    /// HTTP outputs: a PEM client certificate for mutual TLS (with --output-client-key).
+    #[arg(long, value_name = "FILE", requires = "output_client_key")]
+    output_client_cert: Option<std::path::PathBuf>,
+    /// HTTP outputs: the PEM private key of --output-client-cert.
+    #[arg(long, value_name = "FILE", requires = "output_client_cert")]
+    output_client_key: Option<std::path::PathBuf>,
+    /// HTTP outputs: an extra request header `Name: value` (repeatable).
+    #[arg(long, value_name = "NAME:VALUE", value_parser = parse_header_arg)]
+    output_header: Vec<(String, String)>,
+    /// Webhook outputs: `Authorization: Bearer` token.
+    #[arg(long, value_name = "TOKEN")]
+    output_bearer_token: Option<String>,
+    /// Webhook outputs: post JSON arrays of up to N alerts instead of one alert per request.
+    #[arg(long, value_name = "N")]
+    output_batch: Option<usize>,
+    /// On SIGINT/SIGTERM, how long outputs may take to deliver what is queued before kaudit
+    /// exits anyway (undelivered alerts are read again on the next start).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    drain_timeout: Option<std::time::Duration>,
+}
+
+fn parse_target_arg(s: &str) -> Result<kaudit_output::Target, String> {
+    kaudit_output::parse_target(s).map_err(|e| e.to_string())
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    kaudit_source::time::parse_duration(s).map_err(|e| format!("invalid duration `{s}`: {e}"))
+}
+
+fn parse_header_arg(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}`: expected NAME:VALUE"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("`{s}`: empty header name"));
+    }
+    Ok((name.to_owned(), value.trim().to_owned()))
+}
+
 #[derive(Debug, Args)]
 struct ScanArgs {
     #[command(flatten)]
     rules: RuleArgs,
+    #[command(flatten)]
+    outputs: OutputArgs,
     /// Do not print the summary on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -208,10 +271,8 @@ struct ScanArgs {
 /// Runs the `kaudit` command line and returns the process exit code.
 #[must_use]
 pub fn main() -> ExitCode {
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut err = stderr.lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut err = std::io::stderr();
     let code = run_with(std::env::args_os(), &mut out, &mut err);
     if out.flush().is_err() {
         return ExitCode::FAILURE;
@@ -222,7 +283,11 @@ pub fn main() -> ExitCode {
 /// Runs the command line `args` (the first item is the program name), writing alerts and
 /// reports to `out` and the summary and diagnostics to `err`. [`main`] calls it with the
 /// process's arguments and streams; tests call it directly.
-pub fn run_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
+pub fn run_with<I, T>(
+    args: I,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -249,7 +314,11 @@ where
     }
 }
 
-fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, String> {
+fn run(
+    cli: Cli,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> Result<ExitCode, String> {
     match cli.command {
         Command::Scan(args) => scan(&args, out, err),
         Command::Watch(WatchCommand::Cloudwatch(args)) => watch_cloudwatch(&args, out, err),
@@ -462,35 +531,210 @@ fn engine_for(args: &RuleArgs, err: &mut dyn Write) -> Result<Engine, String> {
     })
 }
 
-fn scan(args: &ScanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, String> {
+/// The outputs `args` name (stdout when none), the stdout one writing to `out`.
+fn build_outputs<'a>(
+    args: &OutputArgs,
+    format: AlertFormat,
+    out: &'a mut (dyn Write + Send),
+) -> Result<Vec<Box<dyn Output + 'a>>, String> {
+    let mut options = kaudit_output::OutputOptions::default();
+    if let Some(t) = args.output_timeout {
+        options.timeout = t;
+    }
+    options.ca_file.clone_from(&args.output_ca_file);
+    options.client_cert.clone_from(&args.output_client_cert);
+    options.client_key.clone_from(&args.output_client_key);
+    options.headers.clone_from(&args.output_header);
+    options.bearer_token.clone_from(&args.output_bearer_token);
+    options.batch = args.output_batch;
+    let targets = if args.outputs.is_empty() {
+        vec![kaudit_output::Target::Stdout]
+    } else {
+        args.outputs.clone()
+    };
+    let mut outputs: Vec<Box<dyn Output + 'a>> = Vec::new();
+    let mut out = Some(out);
+    for target in &targets {
+        if *target == kaudit_output::Target::Stdout {
+            let Some(w) = out.take() else {
+                return Err("--output stdout is given twice".to_owned());
+            };
+            outputs.push(Box::new(kaudit_output::WriterOutput::new(
+                "stdout", format, w,
+            )));
+        } else {
+            outputs.push(
+                kaudit_output::build_output(target, &options, format).map_err(|e| e.to_string())?,
+            );
+        }
+    }
+    Ok(outputs)
+}
+
+fn dead_letters(args: &OutputArgs) -> Result<Option<kaudit_output::DeadLetterFile>, String> {
+    args.dead_letter
+        .as_ref()
+        .map(|p| kaudit_output::DeadLetterFile::open(p).map_err(|e| e.to_string()))
+        .transpose()
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Writes a notice on stderr as it happens.
+fn report_notice(err: &mut (dyn Write + Send), names: &[String], n: &Notice<'_>) {
+    let _ = match n {
+        Notice::BadEvent {
+            source,
+            meta,
+            error,
+        } => {
+            let name = names.get(*source).map_or("input", String::as_str);
+            let mut context = Vec::new();
+            if let Some(a) = meta
+                .anomaly
+                .as_ref()
+                .filter(|a| !matches!(a, kaudit_source::Anomaly::NotJson))
+            {
+                context.push(a.to_string());
+            }
+            if meta.event_id.is_some()
+                && let Some(stream) = &meta.stream
+            {
+                context.push(format!("stream {stream}"));
+            }
+            if let Some(id) = &meta.event_id {
+                context.push(format!("eventId {id}"));
+            }
+            if context.is_empty() {
+                writeln!(err, "kaudit: {name}: skipped: {error}")
+            } else {
+                writeln!(
+                    err,
+                    "kaudit: {name}: skipped: {error} [{}]",
+                    context.join("; ")
+                )
+            }
+        }
+        Notice::Source { source, error } => match error.kind() {
+            kaudit_source::SourceErrorKind::Io { error: io, .. } => {
+                let name = names.get(*source).map_or("input", String::as_str);
+                writeln!(err, "kaudit: cannot read {name}: {io}")
+            }
+            _ => writeln!(err, "kaudit: source: {error}"),
+        },
+        Notice::Retrying {
+            output,
+            reason,
+            attempt,
+            backoff,
+        } => writeln!(
+            err,
+            "kaudit: output {output}: {reason} (attempt {attempt}); retrying in {} ms",
+            backoff.as_millis()
+        ),
+        Notice::DeadLettered {
+            output,
+            rule,
+            reason,
+        } => writeln!(
+            err,
+            "kaudit: output {output}: alert `{rule}` dead-lettered: {reason}"
+        ),
+        Notice::Failed {
+            output,
+            rule,
+            reason,
+        } => writeln!(
+            err,
+            "kaudit: output {output}: alert `{rule}` not delivered: {reason}"
+        ),
+        Notice::DeadLetterError { reason } => {
+            writeln!(
+                err,
+                "kaudit: cannot write a dead letter (retrying): {reason}"
+            )
+        }
+        Notice::Committed(_) => Ok(()),
+        _ => Ok(()),
+    };
+    let _ = err.flush();
+}
+
+fn scan(
+    args: &ScanArgs,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> Result<ExitCode, String> {
     let engine = engine_for(&args.rules, err)?;
-    let mut stats = engine.new_stats();
+    let format = engine.renderer.format;
     let default_paths = ["-".to_owned()];
     let paths: &[String] = if args.paths.is_empty() {
         &default_paths
     } else {
         &args.paths
     };
-    for path in paths {
-        let name = if path == "-" {
-            "<stdin>"
-        } else {
-            path.as_str()
-        };
-        let buf = read_input(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-        let mut on_error = |e: &kaudit_event::DecodeError| {
-            let _ = writeln!(err, "kaudit: {name}: skipped: {e}");
-        };
-        engine
-            .scan_document(&buf, out, &mut stats, &mut on_error)
-            .map_err(|e| format!("cannot write alerts: {e}"))?;
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            if p == "-" {
+                "<stdin>".to_owned()
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    let sources: Vec<kaudit_source::FileSource> = paths
+        .iter()
+        .map(|p| kaudit_source::FileSource::new(kaudit_source::FileSourceConfig::from_arg(p)))
+        .collect();
+    let source_refs: Vec<&dyn kaudit_source::Source> = sources
+        .iter()
+        .map(|s| s as &dyn kaudit_source::Source)
+        .collect();
+    let dead = dead_letters(&args.outputs)?;
+    let runtime = runtime()?;
+    let mut options = PipelineOptions {
+        retry: RetryPolicy::scan(),
+        ..PipelineOptions::default()
+    };
+    if let Some(t) = args.outputs.drain_timeout {
+        options.drain_timeout = Some(t);
     }
-    out.flush()
-        .map_err(|e| format!("cannot write alerts: {e}"))?;
+    let (report, stdout_used) = {
+        let outputs = build_outputs(&args.outputs, format, out)?;
+        let stdout_used = outputs.iter().any(|o| o.name() == "stdout");
+        let refs: Vec<&dyn Output> = outputs.iter().map(|o| &**o as &dyn Output).collect();
+        let mut pipeline = Pipeline::new(&engine, refs).options(options);
+        if let Some(d) = &dead {
+            pipeline = pipeline.dead_letters(d);
+        }
+        let (stop, abort) = signals(&runtime);
+        let mut notice = |n: Notice<'_>| report_notice(err, &names, &n);
+        let report = runtime
+            .block_on(pipeline.run(&source_refs, stop, abort, &mut notice))
+            .map_err(|e| e.to_string())?;
+        (report, stdout_used)
+    };
     if !args.quiet {
-        let _ = err.write_all(summary(&stats, &engine.rules).as_bytes());
+        let _ = err.write_all(summary(&report.stats, &engine.rules).as_bytes());
+        if !stdout_used || !report.all_delivered() || report.delivery.len() > 1 {
+            let _ = err
+                .write_all(format!("Alerts delivered:\n{}", report.delivery_summary()).as_bytes());
+        }
+    } else if !report.all_delivered() {
+        let _ =
+            err.write_all(format!("Alerts delivered:\n{}", report.delivery_summary()).as_bytes());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if report.all_delivered() && report.source_errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn summary(stats: &Stats, rules: &RuleSet<kaudit_event::Field>) -> String {
@@ -499,11 +743,12 @@ fn summary(stats: &Stats, rules: &RuleSet<kaudit_event::Field>) -> String {
 
 fn watch_cloudwatch(
     args: &CloudWatchArgs,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
 ) -> Result<ExitCode, String> {
     use kaudit_source::CheckpointStore as _;
     let engine = engine_for(&args.rules, err)?;
+    let format = engine.renderer.format;
     let mut config = kaudit_source::cloudwatch::CloudWatchConfig::from_cli(
         &args.log_group,
         args.region.as_deref(),
@@ -535,62 +780,89 @@ fn watch_cloudwatch(
     config
         .validate()
         .map_err(|e| format!("invalid CloudWatch options: {e}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let dead = dead_letters(&args.outputs)?;
+    let runtime = runtime()?;
     let store = args
         .checkpoint
         .as_ref()
         .map(kaudit_source::FileCheckpointStore::new);
-    let mut stats = engine.new_stats();
-    let result = runtime.block_on(async {
-        let source = kaudit_source::cloudwatch::CloudWatchSource::connect(config)
+    let mut options = PipelineOptions {
+        retry: RetryPolicy::watch(),
+        ..PipelineOptions::default()
+    };
+    if let Some(t) = args.outputs.drain_timeout {
+        options.drain_timeout = Some(t);
+    }
+    let names = vec![args.log_group.clone()];
+    let source = runtime.block_on(async {
+        kaudit_source::cloudwatch::CloudWatchSource::connect(config)
             .await
-            .map_err(|e| format!("cannot connect to CloudWatch Logs: {e}"))?;
-        let resume = match &store {
-            Some(s) => s
-                .load(kaudit_source::Source::identity(&source))
-                .map_err(|e| format!("cannot use the checkpoint: {e}"))?,
-            None => None,
-        };
-        let start = source
-            .effective_start(resume.as_ref())
-            .map_err(|e| format!("cannot start reading: {e}"))?;
-        let _ = writeln!(err, "kaudit: reading {} {start}", args.log_group);
-        let _ = err.flush();
-        // Both callbacks report on the same stream, as the events happen.
-        let report = std::cell::RefCell::new(&mut *err);
-        let mut on_decode = |e: &kaudit_event::DecodeError| {
-            let mut w = report.borrow_mut();
-            let _ = writeln!(w, "kaudit: skipped a bad event: {e}");
-            let _ = w.flush();
-        };
-        let mut on_source = |e: &kaudit_source::SourceError| {
-            let mut w = report.borrow_mut();
-            let _ = writeln!(w, "kaudit: source: {e}");
-            let _ = w.flush();
-        };
-        kaudit_engine::run::run_source(
-            &engine,
-            &source,
-            store
-                .as_ref()
-                .map(|s| s as &dyn kaudit_source::CheckpointStore),
-            out,
-            &mut stats,
-            &mut on_decode,
-            &mut on_source,
-            shutdown_signal(),
-        )
-        .await
-        .map_err(|e| e.to_string())
-    });
-    let _ = err.write_all(summary(&stats, &engine.rules).as_bytes());
-    result.map(|()| ExitCode::SUCCESS)
+            .map_err(|e| format!("cannot connect to CloudWatch Logs: {e}"))
+    })?;
+    let resume = match &store {
+        Some(s) => s
+            .load(kaudit_source::Source::identity(&source))
+            .map_err(|e| format!("cannot use the checkpoint: {e}"))?,
+        None => None,
+    };
+    let start = source
+        .effective_start(resume.as_ref())
+        .map_err(|e| format!("cannot start reading: {e}"))?;
+    let _ = writeln!(err, "kaudit: reading {} {start}", args.log_group);
+    let _ = err.flush();
+    let report = {
+        let outputs = build_outputs(&args.outputs, format, out)?;
+        let refs: Vec<&dyn Output> = outputs.iter().map(|o| &**o as &dyn Output).collect();
+        let mut pipeline = Pipeline::new(&engine, refs).options(options);
+        if let Some(d) = &dead {
+            pipeline = pipeline.dead_letters(d);
+        }
+        if let Some(s) = &store {
+            pipeline = pipeline.checkpoints(s);
+        }
+        let (stop, abort) = signals(&runtime);
+        let mut notice = |n: Notice<'_>| report_notice(err, &names, &n);
+        let sources: [&dyn kaudit_source::Source; 1] = [&source];
+        runtime
+            .block_on(pipeline.run(&sources, stop, abort, &mut notice))
+            .map_err(|e| e.to_string())?
+    };
+    let _ = err.write_all(summary(&report.stats, &engine.rules).as_bytes());
+    let _ = err.write_all(format!("Alerts delivered:\n{}", report.delivery_summary()).as_bytes());
+    Ok(if report.source_errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-/// Completes on SIGINT or SIGTERM (the run loop then commits and returns).
+/// Two futures: the first completes on the first SIGINT/SIGTERM (stop reading, drain, commit),
+/// the second on the second one (exit at once). The signal handlers are installed on `runtime`.
+fn signals(
+    runtime: &tokio::runtime::Runtime,
+) -> (
+    impl Future<Output = ()> + Send + 'static,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(0u32);
+    runtime.spawn(async move {
+        for n in 1..=2 {
+            shutdown_signal().await;
+            if tx.send(n).is_err() {
+                return;
+            }
+        }
+    });
+    let wait_for = |level: u32| {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.wait_for(|n| *n >= level).await;
+        }
+    };
+    (wait_for(1), wait_for(2))
+}
+
+/// Completes on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     #[cfg(unix)]
     {

@@ -1,0 +1,1064 @@
+//! The pipeline every command runs: source → records → decode → rules → alerts → outputs →
+//! acknowledgements → checkpoint.
+//!
+//! ```text
+//!  Source::stream ──► Record ──► decode (1..n events) ──► RuleSet ──► Alert
+//!                                                                     │ one bounded queue per output
+//!                      ┌──────────────────────────────────────────────┼──────────────┐
+//!                      ▼                                              ▼              ▼
+//!                 worker(stdout)                                 worker(http)   worker(file)
+//!                      │  send → retry with backoff → dead letter     │              │
+//!                      └──────────── settlements (seq, outcome) ──────┴──────────────┘
+//!                                             ▼
+//!                            AckTracker: lowest settled prefix ──► CheckpointStore::save
+//! ```
+//!
+//! # Guarantees
+//!
+//! * **Acknowledged delivery.** A record's checkpoint is committed only when every alert from
+//!   it, and from every record before it, has been accepted by every output or dead-lettered.
+//!   An alert an output refused without a dead-letter sink is *failed*: it blocks the checkpoint
+//!   for good (the next run reads it again).
+//! * **Commits** happen every [`PipelineOptions::commit_interval`], whenever the source has
+//!   nothing ready (so a live source never holds a commit back while it waits), when the
+//!   sources end, and on shutdown.
+//! * **Shutdown.** When the `stop` future completes the pipeline stops reading, lets the
+//!   outputs drain (up to [`PipelineOptions::drain_timeout`]), commits and returns. When the
+//!   `abort` future completes it returns at once, after committing what is settled.
+//! * **Bounded memory.** Each output has a queue of [`PipelineOptions::queue_capacity`]
+//!   alerts; when it is full, reading waits (one slow output stalls the others only once its
+//!   queue is full). Records without alerts are folded into the tracker entry before them, so
+//!   the tracker holds at most one entry per queued alert.
+//! * **Order.** Records are evaluated in source order and each output receives alerts in that
+//!   order. After a failed attempt an output's worker retries its oldest alert alone before
+//!   sending newer ones, so a receiver sees alerts in order.
+//!
+//! Everything runs inside the future returned by [`Pipeline::run`]: no task is spawned, so
+//! outputs may borrow (the CLI's stdout output writes to a borrowed writer).
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::StreamExt;
+use kaudit_event::{AuditEvent, DecodeError, DecodeErrorKind, Framing, Position};
+use kaudit_source::{
+    Checkpoint, CheckpointError, CheckpointStore, RecordMeta, Source, SourceError,
+};
+use tokio::sync::mpsc;
+
+use crate::alert::Alert;
+use crate::output::{Attempt, DeadLetterSink, Output};
+use crate::run::{Engine, Stats};
+
+/// How long to wait and how often to try before an alert is given up on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Backoff before the first retry; it doubles on every attempt (full jitter).
+    pub initial_backoff: Duration,
+    /// Backoff cap; also caps a receiver's `Retry-After`.
+    pub max_backoff: Duration,
+    /// Attempts before an alert that keeps failing is given up on (dead-lettered, or failed);
+    /// `None` retries for ever.
+    pub max_attempts: Option<u32>,
+    /// When an alert is given up on and there is no dead-letter sink: `true` counts it as
+    /// failed and moves on (what `scan` does); `false` keeps retrying it with the capped
+    /// backoff, so the checkpoint never passes it (what `watch` does).
+    pub fail_without_dead_letters: bool,
+}
+
+impl RetryPolicy {
+    /// `scan`'s policy: 5 attempts from 200 ms, then dead letter or fail.
+    #[must_use]
+    pub fn scan() -> RetryPolicy {
+        RetryPolicy {
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_attempts: Some(5),
+            fail_without_dead_letters: true,
+        }
+    }
+
+    /// `watch`'s policy: 10 attempts from 500 ms (capped at 30 s) before a dead letter;
+    /// without a dead-letter sink, retry for ever.
+    #[must_use]
+    pub fn watch() -> RetryPolicy {
+        RetryPolicy {
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_attempts: Some(10),
+            fail_without_dead_letters: false,
+        }
+    }
+
+    /// The wait before attempt `attempt + 1` (1-based `attempt` failed): full jitter over
+    /// `min(max, initial · 2^(attempt-1))`, or the receiver's `Retry-After` when larger.
+    #[must_use]
+    pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = attempt.saturating_sub(1).min(30);
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(1u32 << exp)
+            .min(self.max_backoff);
+        let jittered = ceiling.mul_f64(fastrand::f64());
+        match retry_after {
+            Some(after) => after.min(self.max_backoff).max(jittered),
+            None => jittered,
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::watch()
+    }
+}
+
+/// Tuning of a [`Pipeline`].
+#[derive(Clone, Debug)]
+pub struct PipelineOptions {
+    /// How often settled checkpoints are committed while records keep coming.
+    pub commit_interval: Duration,
+    /// Alerts each output may have queued before reading waits.
+    pub queue_capacity: usize,
+    /// Most alerts handed to one [`Output::send`].
+    pub batch_size: usize,
+    /// Retries and giving up.
+    pub retry: RetryPolicy,
+    /// After `stop`, how long outputs may take to drain before the pipeline returns anyway
+    /// (undelivered alerts are then read again by the next run); `None` waits for ever.
+    pub drain_timeout: Option<Duration>,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            commit_interval: Duration::from_secs(5),
+            queue_capacity: 1024,
+            batch_size: 64,
+            retry: RetryPolicy::default(),
+            drain_timeout: Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// What the pipeline tells its caller while it runs (for logs; nothing needs an answer).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Notice<'a> {
+    /// An event in a record did not decode; it was skipped and counted.
+    BadEvent {
+        /// The index of the record's source in the slice given to [`Pipeline::run`].
+        source: usize,
+        /// Where the record came from.
+        meta: &'a RecordMeta,
+        /// What was wrong, with the line and byte offset in the record's input.
+        error: &'a DecodeError,
+    },
+    /// A source reported a condition (non-terminal: it goes on) or stopped (terminal).
+    Source {
+        /// The index of the source in the slice given to [`Pipeline::run`].
+        source: usize,
+        /// What it reported.
+        error: &'a SourceError,
+    },
+    /// An output attempt failed and will be retried.
+    Retrying {
+        /// The output's name.
+        output: &'a str,
+        /// What went wrong.
+        reason: &'a str,
+        /// Attempts so far for the oldest pending alert.
+        attempt: u32,
+        /// The wait before the next attempt.
+        backoff: Duration,
+    },
+    /// An alert was given up on and written to the dead-letter sink.
+    DeadLettered {
+        /// The output that could not deliver it.
+        output: &'a str,
+        /// The alert's rule.
+        rule: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// An alert was given up on without a dead-letter sink.
+    Failed {
+        /// The output that could not deliver it.
+        output: &'a str,
+        /// The alert's rule.
+        rule: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// Writing a dead letter failed; it is retried.
+    DeadLetterError {
+        /// Why.
+        reason: &'a str,
+    },
+    /// A checkpoint was committed.
+    Committed(&'a Checkpoint),
+}
+
+/// Per-output delivery counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// The output's name.
+    pub output: String,
+    /// Alerts the output accepted.
+    pub delivered: u64,
+    /// Alerts written to the dead-letter sink instead.
+    pub dead_lettered: u64,
+    /// Alerts given up on without a dead-letter sink.
+    pub failed: u64,
+    /// Failed attempts (each retry counts once).
+    pub failed_attempts: u64,
+}
+
+/// What a [`Pipeline::run`] did.
+#[derive(Clone, Debug, Default)]
+pub struct RunReport {
+    /// Events, bad events and alerts per rule.
+    pub stats: Stats,
+    /// One entry per output, in the order outputs were given.
+    pub delivery: Vec<DeliveryStats>,
+    /// Alerts (per output) still undelivered when the run returned (drain timeout or abort).
+    pub undelivered: u64,
+    /// Sources that ended with a terminal error.
+    pub source_errors: u64,
+    /// The last checkpoint committed, if any.
+    pub committed: Option<Checkpoint>,
+    /// `true` when the run stopped because `stop` or `abort` completed.
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    /// `true` when every alert reached every output (nothing dead-lettered, failed or left
+    /// undelivered).
+    #[must_use]
+    pub fn all_delivered(&self) -> bool {
+        self.undelivered == 0
+            && self
+                .delivery
+                .iter()
+                .all(|d| d.dead_lettered == 0 && d.failed == 0)
+    }
+
+    /// One line per output: `stdout: 100 delivered` / `http://x/: 3 delivered, 2 dead-lettered`.
+    #[must_use]
+    pub fn delivery_summary(&self) -> String {
+        let mut s = String::new();
+        for d in &self.delivery {
+            s.push_str(&format!("   {}: {} delivered", d.output, d.delivered));
+            if d.dead_lettered > 0 {
+                s.push_str(&format!(", {} dead-lettered", d.dead_lettered));
+            }
+            if d.failed > 0 {
+                s.push_str(&format!(", {} failed", d.failed));
+            }
+            if d.failed_attempts > 0 {
+                s.push_str(&format!(" ({} failed attempts)", d.failed_attempts));
+            }
+            s.push('\n');
+        }
+        if self.undelivered > 0 {
+            s.push_str(&format!(
+                "   {} alert deliveries still pending at exit (the checkpoint was not advanced past them)\n",
+                self.undelivered
+            ));
+        }
+        s
+    }
+}
+
+/// Why a [`Pipeline::run`] failed as a whole.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// Loading or saving a checkpoint failed.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// A checkpoint store was given with more than one source.
+    #[error("a checkpoint store can only be used with a single source")]
+    StoreWithSeveralSources,
+    /// No output was given.
+    #[error("no output")]
+    NoOutputs,
+}
+
+/// A rule engine wired to its outputs, dead letters and checkpoint store.
+#[derive(Debug)]
+pub struct Pipeline<'a> {
+    engine: &'a Engine,
+    outputs: Vec<&'a dyn Output>,
+    dead_letters: Option<&'a dyn DeadLetterSink>,
+    store: Option<&'a dyn CheckpointStore>,
+    options: PipelineOptions,
+}
+
+/// How an alert's delivery to one output ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Delivered,
+    DeadLettered,
+    Failed,
+}
+
+struct Job {
+    seq: u64,
+    alert: Arc<Alert>,
+    attempts: u32,
+}
+
+/// Shared state between the reading loop and the output workers (never locked across an await).
+struct Shared {
+    tracker: AckTracker,
+    delivery: Vec<DeliveryStats>,
+}
+
+impl<'a> Pipeline<'a> {
+    /// A pipeline evaluating with `engine` and delivering to `outputs`.
+    #[must_use]
+    pub fn new(engine: &'a Engine, outputs: Vec<&'a dyn Output>) -> Pipeline<'a> {
+        Pipeline {
+            engine,
+            outputs,
+            dead_letters: None,
+            store: None,
+            options: PipelineOptions::default(),
+        }
+    }
+
+    /// Alerts given up on go to `sink` (and count as acknowledged).
+    #[must_use]
+    pub fn dead_letters(mut self, sink: &'a dyn DeadLetterSink) -> Self {
+        self.dead_letters = Some(sink);
+        self
+    }
+
+    /// Resume from and commit to `store` (single-source runs only).
+    #[must_use]
+    pub fn checkpoints(mut self, store: &'a dyn CheckpointStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Sets the tuning.
+    #[must_use]
+    pub fn options(mut self, options: PipelineOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Runs `sources` one after the other through the rules and the outputs until they end or
+    /// `stop` / `abort` complete (see the [module docs](self)). `notice` hears about bad events,
+    /// source conditions, retries, dead letters and commits as they happen.
+    ///
+    /// A source that fails with a terminal error is reported, counted in
+    /// [`RunReport::source_errors`], and the next source is read.
+    ///
+    /// # Errors
+    /// A checkpoint that cannot be loaded or saved, or a misconfiguration.
+    pub async fn run(
+        &self,
+        sources: &[&dyn Source],
+        stop: impl Future<Output = ()>,
+        abort: impl Future<Output = ()>,
+        notice: &mut (dyn FnMut(Notice<'_>) + Send),
+    ) -> Result<RunReport, PipelineError> {
+        if self.outputs.is_empty() {
+            return Err(PipelineError::NoOutputs);
+        }
+        if self.store.is_some() && sources.len() > 1 {
+            return Err(PipelineError::StoreWithSeveralSources);
+        }
+        let shared = Mutex::new(Shared {
+            tracker: AckTracker::default(),
+            delivery: self
+                .outputs
+                .iter()
+                .map(|o| DeliveryStats {
+                    output: o.name().to_owned(),
+                    ..DeliveryStats::default()
+                })
+                .collect(),
+        });
+        let notice = Mutex::new(notice);
+        let mut report = RunReport {
+            stats: self.engine.new_stats(),
+            ..RunReport::default()
+        };
+        let mut senders = Vec::new();
+        let mut workers = Vec::new();
+        for (index, output) in self.outputs.iter().enumerate() {
+            let (tx, rx) = mpsc::channel::<Job>(self.options.queue_capacity.max(1));
+            senders.push(tx);
+            workers.push(self.worker(index, *output, rx, &shared, &notice).boxed());
+        }
+        let workers = futures::future::join_all(workers);
+
+        let mut stop = std::pin::pin!(stop.fuse());
+        let mut abort = std::pin::pin!(abort.fuse());
+        let mut committer = Committer {
+            store: self.store,
+            last: None,
+        };
+
+        let mut workers = std::pin::pin!(workers.fuse());
+        // Read until the sources end or `stop`; the workers deliver meanwhile.
+        let read_result = {
+            let read = self.read(
+                sources,
+                senders,
+                &shared,
+                &notice,
+                &mut committer,
+                &mut report,
+                stop.as_mut(),
+            );
+            let mut read = std::pin::pin!(read.fuse());
+            futures::select_biased! {
+                () = abort.as_mut() => None,
+                r = read => Some(r),
+                _ = workers.as_mut() => None,
+            }
+        };
+        match read_result {
+            None => report.interrupted = true,
+            Some(r) => {
+                r?;
+                // The senders are dropped: the workers drain their queues and end. A `stop`
+                // during the drain starts the drain timeout.
+                let drain_timeout = self.options.drain_timeout;
+                let interrupted = &mut report.interrupted;
+                let drain = async {
+                    if !*interrupted {
+                        futures::select_biased! {
+                            _ = workers.as_mut() => return,
+                            () = stop.as_mut() => *interrupted = true,
+                        }
+                    }
+                    match drain_timeout {
+                        Some(t) => {
+                            let _ = tokio::time::timeout(t, workers.as_mut()).await;
+                        }
+                        None => {
+                            workers.as_mut().await;
+                        }
+                    }
+                };
+                let mut aborted = false;
+                futures::select_biased! {
+                    () = abort.as_mut() => aborted = true,
+                    () = drain.fuse() => {}
+                }
+                report.interrupted |= aborted;
+            }
+        }
+        let (committable, undelivered, delivery) = {
+            let s = lock(&shared);
+            (
+                s.tracker.committable.clone(),
+                s.tracker.pending_deliveries(),
+                s.delivery.clone(),
+            )
+        };
+        {
+            let mut n = lock(&notice);
+            committer.commit(committable, &mut **n)?;
+        }
+        report.undelivered = undelivered;
+        report.delivery = delivery;
+        report.committed = committer.last;
+        Ok(report)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the reading loop's collaborators are all distinct borrows of run()'s frame"
+    )]
+    async fn read(
+        &self,
+        sources: &[&dyn Source],
+        senders: Vec<mpsc::Sender<Job>>,
+        shared: &Mutex<Shared>,
+        notice: &Mutex<&mut (dyn FnMut(Notice<'_>) + Send)>,
+        committer: &mut Committer<'_>,
+        report: &mut RunReport,
+        mut stop: std::pin::Pin<&mut futures::future::Fuse<impl Future<Output = ()>>>,
+    ) -> Result<(), PipelineError> {
+        let outputs = senders.len();
+        let mut matches = Vec::new();
+        let mut alerts = Vec::new();
+        let mut last_commit = Instant::now();
+        'sources: for (index, source) in sources.iter().enumerate() {
+            let resume = match self.store {
+                Some(s) => s.load(source.identity())?,
+                None => None,
+            };
+            let mut stream = source.stream(resume);
+            loop {
+                let item = match stream.next().now_or_never() {
+                    Some(item) => item,
+                    None => {
+                        // Nothing ready: commit what is settled before waiting.
+                        self.commit_settled(shared, committer, notice)?;
+                        last_commit = Instant::now();
+                        let tick = tokio::time::sleep(self.options.commit_interval);
+                        futures::select_biased! {
+                            () = stop.as_mut() => { report.interrupted = true; break 'sources; }
+                            item = stream.next().fuse() => item,
+                            () = tick.fuse() => continue,
+                        }
+                    }
+                };
+                let Some(item) = item else { break };
+                let record = match item {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tell(
+                            notice,
+                            Notice::Source {
+                                source: index,
+                                error: &e,
+                            },
+                        );
+                        if e.is_terminal() {
+                            report.source_errors += 1;
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                let start = Instant::now();
+                alerts.clear();
+                self.evaluate_record(
+                    index,
+                    &record.payload,
+                    &record.meta,
+                    &mut matches,
+                    &mut report.stats,
+                    &mut alerts,
+                    notice,
+                );
+                report.stats.elapsed += start.elapsed();
+                if alerts.is_empty() {
+                    lock(shared).tracker.push(record.checkpoint, 0);
+                } else {
+                    let seq = lock(shared)
+                        .tracker
+                        .push(record.checkpoint, alerts.len() * outputs);
+                    for alert in alerts.drain(..) {
+                        let alert = Arc::new(alert);
+                        for tx in &senders {
+                            let job = Job {
+                                seq,
+                                alert: alert.clone(),
+                                attempts: 0,
+                            };
+                            futures::select_biased! {
+                                () = stop.as_mut() => { report.interrupted = true; break 'sources; }
+                                r = tx.send(job).fuse() => { let _ = r; }
+                            }
+                        }
+                    }
+                }
+                if last_commit.elapsed() >= self.options.commit_interval {
+                    self.commit_settled(shared, committer, notice)?;
+                    last_commit = Instant::now();
+                }
+                if stop.as_mut().now_or_never().is_some() {
+                    report.interrupted = true;
+                    break 'sources;
+                }
+            }
+        }
+        drop(senders);
+        Ok(())
+    }
+
+    fn commit_settled(
+        &self,
+        shared: &Mutex<Shared>,
+        committer: &mut Committer<'_>,
+        notice: &Mutex<&mut (dyn FnMut(Notice<'_>) + Send)>,
+    ) -> Result<(), PipelineError> {
+        let cp = lock(shared).tracker.committable.clone();
+        let mut n = lock(notice);
+        committer.commit(cp, &mut **n)
+    }
+
+    /// Decodes every event of a record and evaluates it; alerts are appended to `alerts`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the record, its counters and its outputs are distinct borrows"
+    )]
+    fn evaluate_record(
+        &self,
+        source: usize,
+        payload: &[u8],
+        meta: &RecordMeta,
+        matches: &mut Vec<usize>,
+        stats: &mut Stats,
+        alerts: &mut Vec<Alert>,
+        notice: &Mutex<&mut (dyn FnMut(Notice<'_>) + Send)>,
+    ) {
+        let base = Position {
+            line: meta
+                .line
+                .map_or(1, |l| usize::try_from(l).unwrap_or(usize::MAX)),
+            offset: meta
+                .offset
+                .map_or(0, |o| usize::try_from(o).unwrap_or(usize::MAX)),
+        };
+        for item in decode_record(payload, &self.engine.decode) {
+            match item {
+                Ok(event) => self.engine.alerts(&event, matches, stats, alerts),
+                Err(e) => {
+                    stats.bad_events += 1;
+                    let e = DecodeError {
+                        line: base.line.saturating_add(e.line.saturating_sub(1)),
+                        offset: base.offset.saturating_add(e.offset),
+                        kind: e.kind,
+                    };
+                    tell(
+                        notice,
+                        Notice::BadEvent {
+                            source,
+                            meta,
+                            error: &e,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// One output's worker: takes jobs from its queue, attempts delivery, retries with backoff,
+    /// dead-letters or fails what it gives up on, and settles each job in the tracker.
+    async fn worker(
+        &self,
+        index: usize,
+        output: &dyn Output,
+        mut rx: mpsc::Receiver<Job>,
+        shared: &Mutex<Shared>,
+        notice: &Mutex<&mut (dyn FnMut(Notice<'_>) + Send)>,
+    ) {
+        let policy = &self.options.retry;
+        let batch_size = self.options.batch_size.max(1);
+        let mut pending: VecDeque<Job> = VecDeque::new();
+        loop {
+            if pending.is_empty() {
+                match rx.recv().await {
+                    Some(job) => pending.push_back(job),
+                    None => return,
+                }
+            }
+            // After a failure, retry the oldest alert alone: the receiver sees alerts in order.
+            let degraded = pending.front().is_some_and(|j| j.attempts > 0);
+            let want = if degraded { 1 } else { batch_size };
+            while pending.len() < want {
+                match rx.try_recv() {
+                    Ok(job) => pending.push_back(job),
+                    Err(_) => break,
+                }
+            }
+            let n = want.min(pending.len());
+            let batch: Vec<Arc<Alert>> = pending.iter().take(n).map(|j| j.alert.clone()).collect();
+            let mut results = output.send(&batch).await;
+            results.resize(n, Attempt::retry("the output returned no result"));
+            if results.contains(&Attempt::Delivered)
+                && let Err(e) = output.flush().await
+            {
+                for r in &mut results {
+                    if *r == Attempt::Delivered {
+                        *r = Attempt::retry(format!("flush failed: {e}"));
+                    }
+                }
+            }
+            let mut kept: VecDeque<Job> = VecDeque::new();
+            let mut wait: Option<(Duration, String, u32)> = None;
+            for (mut job, result) in pending.drain(..n).zip(results) {
+                match result {
+                    Attempt::Delivered => self.settle(shared, index, job.seq, Outcome::Delivered),
+                    Attempt::NotAttempted => kept.push_back(job),
+                    Attempt::Retry { reason, after } => {
+                        job.attempts += 1;
+                        lock(shared).delivery[index].failed_attempts += 1;
+                        let exhausted = policy.max_attempts.is_some_and(|m| job.attempts >= m);
+                        if exhausted
+                            && (self.dead_letters.is_some() || policy.fail_without_dead_letters)
+                        {
+                            self.give_up(output, index, &job, &reason, shared, notice)
+                                .await;
+                        } else {
+                            let backoff = policy.backoff(job.attempts, after);
+                            if wait.as_ref().is_none_or(|(w, _, _)| backoff > *w) {
+                                wait = Some((backoff, reason, job.attempts));
+                            }
+                            kept.push_back(job);
+                        }
+                    }
+                    Attempt::Rejected { reason } => {
+                        job.attempts += 1;
+                        lock(shared).delivery[index].failed_attempts += 1;
+                        if self.dead_letters.is_some() || policy.fail_without_dead_letters {
+                            self.give_up(output, index, &job, &reason, shared, notice)
+                                .await;
+                        } else {
+                            let backoff = policy.backoff(job.attempts, None);
+                            if wait.as_ref().is_none_or(|(w, _, _)| backoff > *w) {
+                                wait = Some((backoff, reason, job.attempts));
+                            }
+                            kept.push_back(job);
+                        }
+                    }
+                }
+            }
+            // Kept jobs go back to the front, oldest first.
+            while let Some(job) = kept.pop_back() {
+                pending.push_front(job);
+            }
+            if let Some((backoff, reason, attempt)) = wait {
+                tell(
+                    notice,
+                    Notice::Retrying {
+                        output: output.name(),
+                        reason: &reason,
+                        attempt,
+                        backoff,
+                    },
+                );
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    }
+
+    async fn give_up(
+        &self,
+        output: &dyn Output,
+        index: usize,
+        job: &Job,
+        reason: &str,
+        shared: &Mutex<Shared>,
+        notice: &Mutex<&mut (dyn FnMut(Notice<'_>) + Send)>,
+    ) {
+        let Some(sink) = self.dead_letters else {
+            tell(
+                notice,
+                Notice::Failed {
+                    output: output.name(),
+                    rule: &job.alert.rule,
+                    reason,
+                },
+            );
+            self.settle(shared, index, job.seq, Outcome::Failed);
+            return;
+        };
+        let mut attempt = 0u32;
+        loop {
+            match sink
+                .write(&job.alert, output.name(), reason, job.attempts)
+                .await
+            {
+                Ok(()) => break,
+                Err(e) => {
+                    attempt += 1;
+                    tell(
+                        notice,
+                        Notice::DeadLetterError {
+                            reason: &e.to_string(),
+                        },
+                    );
+                    let backoff = self.options.retry.backoff(attempt, None);
+                    tokio::time::sleep(backoff).await;
+                }
+            }
+        }
+        tell(
+            notice,
+            Notice::DeadLettered {
+                output: output.name(),
+                rule: &job.alert.rule,
+                reason,
+            },
+        );
+        self.settle(shared, index, job.seq, Outcome::DeadLettered);
+    }
+
+    fn settle(&self, shared: &Mutex<Shared>, index: usize, seq: u64, outcome: Outcome) {
+        let mut s = lock(shared);
+        let d = &mut s.delivery[index];
+        match outcome {
+            Outcome::Delivered => d.delivered += 1,
+            Outcome::DeadLettered => d.dead_lettered += 1,
+            Outcome::Failed => d.failed += 1,
+        }
+        s.tracker.settle(seq, outcome == Outcome::Failed);
+    }
+}
+
+fn tell(notice: &Mutex<&mut (dyn FnMut(Notice<'_>) + Send)>, n: Notice<'_>) {
+    let mut guard = lock(notice);
+    (*guard)(n);
+}
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+struct Committer<'a> {
+    store: Option<&'a dyn CheckpointStore>,
+    last: Option<Checkpoint>,
+}
+
+impl Committer<'_> {
+    fn commit(
+        &mut self,
+        cp: Option<Checkpoint>,
+        notice: &mut (dyn FnMut(Notice<'_>) + Send),
+    ) -> Result<(), PipelineError> {
+        let Some(cp) = cp else { return Ok(()) };
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|l| l.to_json() == cp.to_json())
+        {
+            return Ok(());
+        }
+        if let Some(store) = self.store {
+            store.save(&cp)?;
+            notice(Notice::Committed(&cp));
+        }
+        self.last = Some(cp);
+        Ok(())
+    }
+}
+
+/// Tracks which records' alerts are settled and the checkpoint that may be committed.
+///
+/// Each record with alerts is an entry with a count of pending deliveries (alerts × outputs);
+/// a record without alerts only moves the checkpoint of the entry before it (or the committable
+/// checkpoint, when nothing is pending). The committable checkpoint is that of the longest
+/// prefix of entries whose deliveries are all settled and none failed.
+#[derive(Debug, Default)]
+pub(crate) struct AckTracker {
+    entries: VecDeque<Entry>,
+    /// Sequence number of `entries[0]`.
+    front_seq: u64,
+    /// The next entry's sequence number.
+    next_seq: u64,
+    /// The checkpoint that may be committed now.
+    pub(crate) committable: Option<Checkpoint>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// Checkpoint after this record and after the alert-free records that followed it.
+    checkpoint: Checkpoint,
+    pending: usize,
+    failed: bool,
+}
+
+impl AckTracker {
+    /// Adds a record with `deliveries` pending deliveries; returns its sequence number.
+    pub(crate) fn push(&mut self, checkpoint: Checkpoint, deliveries: usize) -> u64 {
+        if deliveries == 0 {
+            match self.entries.back_mut() {
+                Some(last) => last.checkpoint = checkpoint,
+                None => self.committable = Some(checkpoint),
+            }
+            return self.next_seq.saturating_sub(1);
+        }
+        if self.entries.is_empty() {
+            self.front_seq = self.next_seq;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.entries.push_back(Entry {
+            checkpoint,
+            pending: deliveries,
+            failed: false,
+        });
+        seq
+    }
+
+    /// One delivery of record `seq` is settled (`failed`: given up without a dead letter).
+    pub(crate) fn settle(&mut self, seq: u64, failed: bool) {
+        let Some(i) = seq.checked_sub(self.front_seq) else {
+            return;
+        };
+        let Some(entry) = usize::try_from(i)
+            .ok()
+            .and_then(|i| self.entries.get_mut(i))
+        else {
+            return;
+        };
+        entry.pending = entry.pending.saturating_sub(1);
+        entry.failed |= failed;
+        while let Some(front) = self.entries.front() {
+            if front.pending > 0 || front.failed {
+                break;
+            }
+            if let Some(done) = self.entries.pop_front() {
+                self.committable = Some(done.checkpoint);
+                self.front_seq += 1;
+            }
+        }
+    }
+
+    /// Deliveries not yet settled.
+    pub(crate) fn pending_deliveries(&self) -> u64 {
+        self.entries.iter().map(|e| e.pending as u64).sum()
+    }
+}
+
+/// Decodes every event of one record's payload: one JSON object (an `Event`, or an
+/// `EventList` whose items are each an event), a JSON array of events, or, for a whole
+/// document read at once, any framing [`kaudit_event::detect_framing`] knows.
+///
+/// Errors carry positions relative to the payload (line 1, offset 0 at its start).
+pub fn decode_record<'a>(
+    payload: &'a [u8],
+    opts: &kaudit_event::DecodeOptions,
+) -> Vec<Result<AuditEvent<'a>, DecodeError>> {
+    let first = payload.iter().position(|b| !b.is_ascii_whitespace());
+    let single_line = !payload
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .is_some_and(|last| payload[first.unwrap_or(0)..last].contains(&b'\n'));
+    if single_line && first.is_some_and(|i| payload[i] == b'{') {
+        let text = match std::str::from_utf8(payload) {
+            Ok(t) => t,
+            Err(e) => {
+                return vec![Err(DecodeError {
+                    line: 1,
+                    offset: e.valid_up_to(),
+                    kind: DecodeErrorKind::NotUtf8,
+                })];
+            }
+        };
+        return match kaudit_event::decode_event(text, opts) {
+            Ok(ev) if ev.kind.as_ref().is_some_and(|k| k.as_str() == "EventList") => {
+                document(payload, Some(Framing::EventList), opts)
+            }
+            other => vec![other],
+        };
+    }
+    if first.is_none() {
+        return Vec::new();
+    }
+    document(payload, None, opts)
+}
+
+fn document<'a>(
+    payload: &'a [u8],
+    framing: Option<Framing>,
+    opts: &kaudit_event::DecodeOptions,
+) -> Vec<Result<AuditEvent<'a>, DecodeError>> {
+    let doc = match framing {
+        Some(f) => kaudit_event::decode_document_as(payload, f, opts),
+        None => kaudit_event::decode_document(payload, opts),
+    };
+    match doc {
+        Ok(doc) => doc
+            .events
+            .into_iter()
+            .map(|r| r.map(|(_, ev)| ev))
+            .collect(),
+        Err(e) => vec![Err(e)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kaudit_source::SourceIdentity;
+    use serde_json::json;
+
+    fn cp(n: u64) -> Checkpoint {
+        Checkpoint::new(Arc::new(SourceIdentity::new("t")), json!({ "n": n }))
+    }
+
+    fn committed(t: &AckTracker) -> Option<u64> {
+        t.committable
+            .as_ref()
+            .and_then(|c| c.position().get("n").and_then(serde_json::Value::as_u64))
+    }
+
+    #[test]
+    fn the_checkpoint_advances_over_the_settled_prefix_only() {
+        let mut t = AckTracker::default();
+        t.push(cp(1), 0);
+        assert_eq!(committed(&t), Some(1));
+        let a = t.push(cp(2), 2);
+        t.push(cp(3), 0);
+        let b = t.push(cp(4), 1);
+        t.push(cp(5), 0);
+        assert_eq!(committed(&t), Some(1));
+        t.settle(b, false);
+        assert_eq!(committed(&t), Some(1), "b is settled but a is not");
+        t.settle(a, false);
+        assert_eq!(committed(&t), Some(1), "a has one delivery left");
+        t.settle(a, false);
+        assert_eq!(
+            committed(&t),
+            Some(5),
+            "a, the alert-free 3, b and 5 are all settled"
+        );
+        assert_eq!(t.pending_deliveries(), 0);
+        t.push(cp(6), 0);
+        assert_eq!(committed(&t), Some(6));
+    }
+
+    #[test]
+    fn a_failed_delivery_blocks_the_checkpoint_for_good() {
+        let mut t = AckTracker::default();
+        let a = t.push(cp(1), 1);
+        let b = t.push(cp(2), 1);
+        t.settle(a, true);
+        t.settle(b, false);
+        assert_eq!(committed(&t), None);
+        t.push(cp(3), 0);
+        assert_eq!(committed(&t), None);
+    }
+
+    #[test]
+    fn backoff_is_jittered_under_the_cap_and_honours_retry_after() {
+        let p = RetryPolicy::watch();
+        for attempt in 1..20 {
+            let b = p.backoff(attempt, None);
+            let cap = p
+                .initial_backoff
+                .saturating_mul(1 << (attempt - 1).min(30))
+                .min(p.max_backoff);
+            assert!(b <= cap, "attempt {attempt}: {b:?} > {cap:?}");
+        }
+        assert_eq!(
+            p.backoff(1, Some(Duration::from_secs(20))),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            p.backoff(1, Some(Duration::from_secs(3600))),
+            p.max_backoff,
+            "Retry-After is capped"
+        );
+    }
+
+    #[test]
+    fn records_decode_to_every_event_they_hold() {
+        let opts = kaudit_event::DecodeOptions::default();
+        let ev = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get","stageTimestamp":"2024-01-01T00:00:00Z"}"#;
+        let list =
+            format!(r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{ev},{ev}]}}"#);
+        assert_eq!(decode_record(list.as_bytes(), &opts).len(), 2);
+        let array = format!("[{ev},\n{ev},\n{ev}]");
+        assert_eq!(decode_record(array.as_bytes(), &opts).len(), 3);
+        assert_eq!(decode_record(ev.as_bytes(), &opts).len(), 1);
+        assert!(decode_record(b"  \n", &opts).is_empty());
+        let bad = decode_record(b"{\"kind\":", &opts);
+        assert!(matches!(bad.as_slice(), [Err(_)]));
+    }
+}
