@@ -25,7 +25,7 @@ use kaudit_event::{Compat, DecodeOptions, FALCO_MAX_EVENT_SIZE, FIELDS, K8sAudit
 
 use kaudit_engine::alert::{AlertFormat, AlertRenderer, TimeFormat, TimeZone};
 use kaudit_engine::output::Output;
-use kaudit_engine::pipeline::{Notice, Pipeline, PipelineOptions, RetryPolicy};
+use kaudit_engine::pipeline::{Notice, Pipeline, PipelineOptions, RetryPolicy, RunReport};
 use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
 use kaudit_engine::run::{Engine, Stats};
 use kaudit_rules::Priority;
@@ -665,13 +665,55 @@ fn report_notice(err: &mut (dyn Write + Send), names: &[String], n: &Notice<'_>)
     let _ = err.flush();
 }
 
+/// Runs `sources` through the pipeline to the outputs `args` name, with signal handling;
+/// returns the report and whether stdout was one of the outputs.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "scan and watch differ in exactly these collaborators"
+)]
+fn deliver(
+    engine: &Engine,
+    args: &OutputArgs,
+    retry: RetryPolicy,
+    sources: &[&dyn kaudit_source::Source],
+    store: Option<&dyn kaudit_source::CheckpointStore>,
+    names: &[String],
+    runtime: &tokio::runtime::Runtime,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> Result<(RunReport, bool), String> {
+    let dead = dead_letters(args)?;
+    let mut options = PipelineOptions {
+        retry,
+        ..PipelineOptions::default()
+    };
+    if let Some(t) = args.drain_timeout {
+        options.drain_timeout = Some(t);
+    }
+    let outputs = build_outputs(args, engine.renderer.format, out)?;
+    let stdout_used = outputs.iter().any(|o| o.name() == "stdout");
+    let refs: Vec<&dyn Output> = outputs.iter().map(|o| &**o as &dyn Output).collect();
+    let mut pipeline = Pipeline::new(engine, refs).options(options);
+    if let Some(d) = &dead {
+        pipeline = pipeline.dead_letters(d);
+    }
+    if let Some(s) = store {
+        pipeline = pipeline.checkpoints(s);
+    }
+    let (stop, abort) = signals(runtime);
+    let mut notice = |n: Notice<'_>| report_notice(err, names, &n);
+    let report = runtime
+        .block_on(pipeline.run(sources, stop, abort, &mut notice))
+        .map_err(|e| e.to_string())?;
+    Ok((report, stdout_used))
+}
+
 fn scan(
     args: &ScanArgs,
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
 ) -> Result<ExitCode, String> {
     let engine = engine_for(&args.rules, err)?;
-    let format = engine.renderer.format;
     let default_paths = ["-".to_owned()];
     let paths: &[String] = if args.paths.is_empty() {
         &default_paths
@@ -696,30 +738,18 @@ fn scan(
         .iter()
         .map(|s| s as &dyn kaudit_source::Source)
         .collect();
-    let dead = dead_letters(&args.outputs)?;
     let runtime = runtime()?;
-    let mut options = PipelineOptions {
-        retry: RetryPolicy::scan(),
-        ..PipelineOptions::default()
-    };
-    if let Some(t) = args.outputs.drain_timeout {
-        options.drain_timeout = Some(t);
-    }
-    let (report, stdout_used) = {
-        let outputs = build_outputs(&args.outputs, format, out)?;
-        let stdout_used = outputs.iter().any(|o| o.name() == "stdout");
-        let refs: Vec<&dyn Output> = outputs.iter().map(|o| &**o as &dyn Output).collect();
-        let mut pipeline = Pipeline::new(&engine, refs).options(options);
-        if let Some(d) = &dead {
-            pipeline = pipeline.dead_letters(d);
-        }
-        let (stop, abort) = signals(&runtime);
-        let mut notice = |n: Notice<'_>| report_notice(err, &names, &n);
-        let report = runtime
-            .block_on(pipeline.run(&source_refs, stop, abort, &mut notice))
-            .map_err(|e| e.to_string())?;
-        (report, stdout_used)
-    };
+    let (report, stdout_used) = deliver(
+        &engine,
+        &args.outputs,
+        RetryPolicy::scan(),
+        &source_refs,
+        None,
+        &names,
+        &runtime,
+        out,
+        err,
+    )?;
     if !args.quiet {
         let _ = err.write_all(summary(&report.stats, &engine.rules).as_bytes());
         if !stdout_used || !report.all_delivered() || report.delivery.len() > 1 {
@@ -748,7 +778,6 @@ fn watch_cloudwatch(
 ) -> Result<ExitCode, String> {
     use kaudit_source::CheckpointStore as _;
     let engine = engine_for(&args.rules, err)?;
-    let format = engine.renderer.format;
     let mut config = kaudit_source::cloudwatch::CloudWatchConfig::from_cli(
         &args.log_group,
         args.region.as_deref(),
@@ -780,19 +809,11 @@ fn watch_cloudwatch(
     config
         .validate()
         .map_err(|e| format!("invalid CloudWatch options: {e}"))?;
-    let dead = dead_letters(&args.outputs)?;
     let runtime = runtime()?;
     let store = args
         .checkpoint
         .as_ref()
         .map(kaudit_source::FileCheckpointStore::new);
-    let mut options = PipelineOptions {
-        retry: RetryPolicy::watch(),
-        ..PipelineOptions::default()
-    };
-    if let Some(t) = args.outputs.drain_timeout {
-        options.drain_timeout = Some(t);
-    }
     let names = vec![args.log_group.clone()];
     let source = runtime.block_on(async {
         kaudit_source::cloudwatch::CloudWatchSource::connect(config)
@@ -810,23 +831,20 @@ fn watch_cloudwatch(
         .map_err(|e| format!("cannot start reading: {e}"))?;
     let _ = writeln!(err, "kaudit: reading {} {start}", args.log_group);
     let _ = err.flush();
-    let report = {
-        let outputs = build_outputs(&args.outputs, format, out)?;
-        let refs: Vec<&dyn Output> = outputs.iter().map(|o| &**o as &dyn Output).collect();
-        let mut pipeline = Pipeline::new(&engine, refs).options(options);
-        if let Some(d) = &dead {
-            pipeline = pipeline.dead_letters(d);
-        }
-        if let Some(s) = &store {
-            pipeline = pipeline.checkpoints(s);
-        }
-        let (stop, abort) = signals(&runtime);
-        let mut notice = |n: Notice<'_>| report_notice(err, &names, &n);
-        let sources: [&dyn kaudit_source::Source; 1] = [&source];
-        runtime
-            .block_on(pipeline.run(&sources, stop, abort, &mut notice))
-            .map_err(|e| e.to_string())?
-    };
+    let sources: [&dyn kaudit_source::Source; 1] = [&source];
+    let (report, _) = deliver(
+        &engine,
+        &args.outputs,
+        RetryPolicy::watch(),
+        &sources,
+        store
+            .as_ref()
+            .map(|s| s as &dyn kaudit_source::CheckpointStore),
+        &names,
+        &runtime,
+        out,
+        err,
+    )?;
     let _ = err.write_all(summary(&report.stats, &engine.rules).as_bytes());
     let _ = err.write_all(format!("Alerts delivered:\n{}", report.delivery_summary()).as_bytes());
     Ok(if report.source_errors == 0 {

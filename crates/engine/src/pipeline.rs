@@ -471,7 +471,7 @@ impl<'a> Pipeline<'a> {
         }
         report.undelivered = undelivered;
         report.delivery = delivery;
-        report.committed = committer.last;
+        report.committed = committer.last.filter(|_| self.store.is_some());
         Ok(report)
     }
 
@@ -684,31 +684,23 @@ impl<'a> Pipeline<'a> {
                 match result {
                     Attempt::Delivered => self.settle(shared, index, job.seq, Outcome::Delivered),
                     Attempt::NotAttempted => kept.push_back(job),
-                    Attempt::Retry { reason, after } => {
+                    Attempt::Retry { .. } | Attempt::Rejected { .. } => {
+                        let (reason, after, permanent) = match result {
+                            Attempt::Retry { reason, after } => (reason, after, false),
+                            Attempt::Rejected { reason } => (reason, None, true),
+                            _ => continue,
+                        };
                         job.attempts += 1;
                         lock(shared).delivery[index].failed_attempts += 1;
-                        let exhausted = policy.max_attempts.is_some_and(|m| job.attempts >= m);
-                        if exhausted
-                            && (self.dead_letters.is_some() || policy.fail_without_dead_letters)
-                        {
+                        let exhausted =
+                            permanent || policy.max_attempts.is_some_and(|m| job.attempts >= m);
+                        let may_give_up =
+                            self.dead_letters.is_some() || policy.fail_without_dead_letters;
+                        if exhausted && may_give_up {
                             self.give_up(output, index, &job, &reason, shared, notice)
                                 .await;
                         } else {
                             let backoff = policy.backoff(job.attempts, after);
-                            if wait.as_ref().is_none_or(|(w, _, _)| backoff > *w) {
-                                wait = Some((backoff, reason, job.attempts));
-                            }
-                            kept.push_back(job);
-                        }
-                    }
-                    Attempt::Rejected { reason } => {
-                        job.attempts += 1;
-                        lock(shared).delivery[index].failed_attempts += 1;
-                        if self.dead_letters.is_some() || policy.fail_without_dead_letters {
-                            self.give_up(output, index, &job, &reason, shared, notice)
-                                .await;
-                        } else {
-                            let backoff = policy.backoff(job.attempts, None);
                             if wait.as_ref().is_none_or(|(w, _, _)| backoff > *w) {
                                 wait = Some((backoff, reason, job.attempts));
                             }
@@ -821,6 +813,10 @@ impl Committer<'_> {
         notice: &mut (dyn FnMut(Notice<'_>) + Send),
     ) -> Result<(), PipelineError> {
         let Some(cp) = cp else { return Ok(()) };
+        let Some(store) = self.store else {
+            self.last = Some(cp);
+            return Ok(());
+        };
         if self
             .last
             .as_ref()
@@ -828,10 +824,8 @@ impl Committer<'_> {
         {
             return Ok(());
         }
-        if let Some(store) = self.store {
-            store.save(&cp)?;
-            notice(Notice::Committed(&cp));
-        }
+        store.save(&cp)?;
+        notice(Notice::Committed(&cp));
         self.last = Some(cp);
         Ok(())
     }

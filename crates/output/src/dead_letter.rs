@@ -1,7 +1,7 @@
 //! Dead letters as JSON lines in a file.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,14 +42,7 @@ impl DeadLetterFile {
     /// When the file cannot be opened or created; the error names the file.
     pub fn open(path: impl AsRef<Path>) -> Result<DeadLetterFile, BuildError> {
         let path = path.as_ref().to_path_buf();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| BuildError::Open {
-                path: path.clone(),
-                source,
-            })?;
+        let file = crate::writer::open_append(&path)?;
         Ok(DeadLetterFile {
             path,
             file: Arc::new(Mutex::new(file)),

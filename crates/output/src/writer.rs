@@ -126,6 +126,18 @@ pub struct FileOutput {
     file: Arc<Mutex<BufWriter<File>>>,
 }
 
+/// Opens (creates) `path` for appending; the error names the file.
+pub(crate) fn open_append(path: &Path) -> Result<File, BuildError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| BuildError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 impl FileOutput {
     /// Opens (creates) `path` for appending. The output is named `file:PATH`.
     ///
@@ -133,14 +145,7 @@ impl FileOutput {
     /// When the file cannot be opened or created; the error names the file.
     pub fn open(path: impl AsRef<Path>) -> Result<FileOutput, BuildError> {
         let path = path.as_ref().to_path_buf();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| BuildError::Open {
-                path: path.clone(),
-                source,
-            })?;
+        let file = open_append(&path)?;
         Ok(FileOutput {
             name: format!("file:{}", path.display()),
             path,
