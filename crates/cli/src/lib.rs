@@ -41,9 +41,13 @@ pub const DEFAULT_RULES_NAME: &str = "<built-in rules/default.yaml>";
 #[command(
     name = "kaudit",
     version,
+    disable_version_flag = true,
     about = "Falco's Kubernetes-audit rules over Kubernetes audit logs"
 )]
 struct Cli {
+    /// Print the version. (Only the long form: `-V` is Falco's "validate rules" flag.)
+    #[arg(long, action = clap::ArgAction::Version)]
+    version: Option<bool>,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,26 +96,27 @@ struct CloudWatchArgs {
     endpoint_url: Option<String>,
     /// Where to start: `checkpoint` (default: resume, else look back 60s), `now`, a look-back
     /// such as `-15m`, or an RFC 3339 instant.
-    #[arg(long, allow_hyphen_values = true, value_name = "START")]
-    start: Option<String>,
+    #[arg(long, allow_hyphen_values = true, value_name = "START", value_parser = parse_start_arg)]
+    start: Option<kaudit_source::cloudwatch::StartPosition>,
     /// Checkpoint file: resume from it, and commit to it after alerts are written.
     #[arg(long)]
     checkpoint: Option<String>,
-    /// Only read log streams whose name starts with this (e.g. kube-apiserver-audit).
-    #[arg(long)]
+    /// Only read log streams whose name starts with this (default: kube-apiserver-audit, the
+    /// EKS audit streams); `--stream-prefix ''` reads every stream of the group.
+    #[arg(long, value_name = "PREFIX")]
     stream_prefix: Option<String>,
     /// Role to assume on top of the default credential chain.
     #[arg(long)]
     role_arn: Option<String>,
     /// How often to poll for new events (e.g. 5s, 500ms).
-    #[arg(long, value_name = "DURATION")]
-    poll_interval: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    poll_interval: Option<std::time::Duration>,
     /// How far behind "now" a window must end, so late-ingested events are not missed (e.g. 10s).
-    #[arg(long, value_name = "DURATION")]
-    settle_lag: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    settle_lag: Option<std::time::Duration>,
     /// The most history a start position or checkpoint may replay (e.g. 24h).
-    #[arg(long, value_name = "DURATION")]
-    max_backfill: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    max_backfill: Option<std::time::Duration>,
     #[command(flatten)]
     rules: RuleArgs,
     #[command(flatten)]
@@ -169,8 +174,8 @@ struct RuleArgs {
     #[arg(long)]
     all_matches: bool,
     /// Skip rules less severe than this priority.
-    #[arg(long, value_name = "PRIORITY")]
-    min_priority: Option<String>,
+    #[arg(long, value_name = "PRIORITY", value_parser = parse_priority)]
+    min_priority: Option<Priority>,
     /// Field extraction compatibility.
     #[arg(long, value_enum)]
     compat: Option<CompatArg>,
@@ -187,15 +192,21 @@ struct RuleArgs {
     #[arg(long, value_name = "TAG")]
     enable_tag: Vec<String>,
     /// Time zone of the text prefix: `local` (default, as Falco), `utc`, or `+HH:MM`/`-HH:MM`.
-    #[arg(long, value_name = "ZONE", default_value = "local")]
-    time_zone: String,
+    #[arg(
+        long,
+        value_name = "ZONE",
+        default_value = "local",
+        allow_hyphen_values = true,
+        value_parser = parse_time_zone
+    )]
+    time_zone: TimeZone,
     /// The JSON alerts' `hostname` (default: `FALCO_HOSTNAME`, else the system host name).
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
     /// Falco-style overrides: json_output=true|false, time_format_iso_8601=true|false,
     /// rule_matching=first|all, priority=P.
-    #[arg(short = 'o', value_name = "KEY=VALUE")]
-    options: Vec<String>,
+    #[arg(short = 'o', value_name = "KEY=VALUE", value_parser = parse_override)]
+    options: Vec<Override>,
 }
 
 /// Where alerts go, and what happens to those that cannot be delivered.
@@ -244,6 +255,48 @@ fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     kaudit_source::time::parse_duration(s).map_err(|e| format!("invalid duration `{s}`: {e}"))
 }
 
+fn parse_start_arg(s: &str) -> Result<kaudit_source::cloudwatch::StartPosition, String> {
+    s.parse()
+        .map_err(|e: kaudit_source::cloudwatch::StartParseError| e.to_string())
+}
+
+/// One Falco-style `-o key=value` override.
+#[derive(Clone, Copy, Debug)]
+enum Override {
+    /// `json_output`.
+    JsonOutput(bool),
+    /// `time_format_iso_8601`.
+    IsoTime(bool),
+    /// `rule_matching`.
+    Matching(Matching),
+    /// `priority`.
+    Priority(Priority),
+}
+
+fn parse_override(opt: &str) -> Result<Override, String> {
+    let (key, value) = opt
+        .split_once('=')
+        .ok_or_else(|| format!("`{opt}`: expected key=value"))?;
+    let boolean = || match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("`{opt}`: {key} is `true` or `false`")),
+    };
+    match key {
+        "json_output" => boolean().map(Override::JsonOutput),
+        "time_format_iso_8601" => boolean().map(Override::IsoTime),
+        "rule_matching" => match value {
+            "first" => Ok(Override::Matching(Matching::First)),
+            "all" => Ok(Override::Matching(Matching::All)),
+            _ => Err(format!("`{opt}`: rule_matching is `first` or `all`")),
+        },
+        "priority" => parse_priority(value).map(Override::Priority),
+        _ => Err(format!(
+            "`{opt}`: unknown key `{key}` (known: json_output, time_format_iso_8601, rule_matching, priority)"
+        )),
+    }
+}
+
 fn parse_header_arg(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
         .split_once(':')
@@ -274,10 +327,11 @@ pub fn main() -> ExitCode {
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut err = std::io::stderr();
     let code = run_with(std::env::args_os(), &mut out, &mut err);
-    if out.flush().is_err() {
-        return ExitCode::FAILURE;
+    match out.flush() {
+        // The reader of stdout went away (`kaudit … | head`): not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => ExitCode::FAILURE,
+        _ => code,
     }
-    code
 }
 
 /// Runs the command line `args` (the first item is the program name), writing alerts and
@@ -307,10 +361,29 @@ where
     };
     match run(cli, out, err) {
         Ok(code) => code,
-        Err(msg) => {
+        Err(Fail::Run(msg)) => {
             let _ = writeln!(err, "kaudit: {msg}");
             ExitCode::FAILURE
         }
+        Err(Fail::Usage(msg)) => {
+            let _ = writeln!(err, "kaudit: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Why a command failed: a usage error exits 2, anything else 1.
+#[derive(Debug)]
+enum Fail {
+    /// The command line cannot work as given (exit 2).
+    Usage(String),
+    /// The command ran and failed (exit 1).
+    Run(String),
+}
+
+impl From<String> for Fail {
+    fn from(msg: String) -> Self {
+        Fail::Run(msg)
     }
 }
 
@@ -318,17 +391,17 @@ fn run(
     cli: Cli,
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, Fail> {
     match cli.command {
         Command::Scan(args) => scan(&args, out, err),
         Command::Watch(WatchCommand::Cloudwatch(args)) => watch_cloudwatch(&args, out, err),
-        Command::Rules(RulesCommand::Check { files }) => rules_check(&files, out),
-        Command::Rules(RulesCommand::List { files }) => rules_list(&files, out, err),
+        Command::Rules(RulesCommand::Check { files }) => Ok(rules_check(&files, out)?),
+        Command::Rules(RulesCommand::List { files }) => Ok(rules_list(&files, out, err)?),
         Command::Fields => {
             write_out(out, &fields_text())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Debug { stage, condition } => debug(stage, &condition, out),
+        Command::Debug { stage, condition } => Ok(debug(stage, &condition, out)?),
     }
 }
 
@@ -344,7 +417,7 @@ struct Settings {
     compat: Compat,
 }
 
-fn settings(args: &RuleArgs) -> Result<Settings, String> {
+fn settings(args: &RuleArgs) -> Settings {
     let hostname = args.hostname.clone().unwrap_or_else(hostname);
     let mut format = match args.format {
         Some(FormatArg::Json) => AlertFormat::Json,
@@ -356,46 +429,19 @@ fn settings(args: &RuleArgs) -> Result<Settings, String> {
     } else {
         Matching::First
     };
-    let mut min_priority = match &args.min_priority {
-        Some(p) => Some(parse_priority(p)?),
-        None => None,
-    };
+    let mut min_priority = args.min_priority;
     for opt in &args.options {
-        let (key, value) = opt
-            .split_once('=')
-            .ok_or_else(|| format!("-o {opt}: expected key=value"))?;
-        match key {
-            "json_output" => {
-                format = if parse_bool(key, value)? {
-                    AlertFormat::Json
-                } else {
-                    AlertFormat::Text
-                };
-            }
-            "time_format_iso_8601" => {
-                time_format = if parse_bool(key, value)? {
-                    TimeFormat::Iso8601
-                } else {
-                    TimeFormat::Time
-                };
-            }
-            "rule_matching" => {
-                matching = match value {
-                    "first" => Matching::First,
-                    "all" => Matching::All,
-                    _ => return Err(format!("-o {opt}: rule_matching is `first` or `all`")),
-                };
-            }
-            "priority" => min_priority = Some(parse_priority(value)?),
-            _ => {
-                return Err(format!(
-                    "-o {opt}: unknown key `{key}` (known: json_output, time_format_iso_8601, rule_matching, priority)"
-                ));
-            }
+        match *opt {
+            Override::JsonOutput(true) => format = AlertFormat::Json,
+            Override::JsonOutput(false) => format = AlertFormat::Text,
+            Override::IsoTime(true) => time_format = TimeFormat::Iso8601,
+            Override::IsoTime(false) => time_format = TimeFormat::Time,
+            Override::Matching(m) => matching = m,
+            Override::Priority(p) => min_priority = Some(p),
         }
     }
-    let time_zone = parse_time_zone(&args.time_zone)?;
-    Ok(Settings {
+    let time_zone = args.time_zone.clone();
+    Settings {
         selection: Selection {
             min_priority,
             enable_tags: args.enable_tag.clone(),
@@ -415,7 +461,7 @@ fn settings(args: &RuleArgs) -> Result<Settings, String> {
             Some(CompatArg::Falco) => Compat::Falco,
             Some(CompatArg::Correct) | None => Compat::Correct,
         },
-    })
+    }
 }
 
 fn parse_priority(p: &str) -> Result<Priority, String> {
@@ -423,20 +469,12 @@ fn parse_priority(p: &str) -> Result<Priority, String> {
         .map_err(|_| format!("unknown priority `{p}` (emergency, alert, critical, error, warning, notice, informational, debug)"))
 }
 
-fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
-    match v {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(format!("-o {key}={v}: expected true or false")),
-    }
-}
-
 fn parse_time_zone(z: &str) -> Result<TimeZone, String> {
     match z {
         "local" => Ok(TimeZone::local()),
         "utc" | "UTC" => Ok(TimeZone::Utc),
         _ => {
-            let bad = || format!("--time-zone {z}: expected local, utc, +HH:MM or -HH:MM");
+            let bad = || format!("`{z}`: expected local, utc, +HH:MM or -HH:MM");
             let (sign, rest) = match z.as_bytes().first() {
                 Some(b'+') => (1, &z[1..]),
                 Some(b'-') => (-1, &z[1..]),
@@ -510,11 +548,42 @@ fn build_ruleset(
         ));
     }
     let rules: Vec<Rule<_>> = result.rules.into_iter().map(Rule::from).collect();
+    for warning in unmatched_selection(&rules, selection) {
+        let _ = writeln!(err, "kaudit: warning: {warning}");
+    }
     Ok(RuleSet::new(rules, schema, selection))
 }
 
+/// The `--disable-rule/--enable-rule/--disable-tag/--enable-tag` values that match no loaded
+/// rule: most likely typos, so they are named.
+fn unmatched_selection(rules: &[Rule<kaudit_event::Field>], sel: &Selection) -> Vec<String> {
+    use kaudit_engine::ruleset::wildcard_match;
+    let mut out = Vec::new();
+    for (flag, patterns) in [
+        ("--disable-rule", &sel.disable_rules),
+        ("--enable-rule", &sel.enable_rules),
+    ] {
+        for p in patterns {
+            if !rules.iter().any(|r| wildcard_match(p, &r.name)) {
+                out.push(format!("{flag} `{p}` matches no rule"));
+            }
+        }
+    }
+    for (flag, tags) in [
+        ("--disable-tag", &sel.disable_tags),
+        ("--enable-tag", &sel.enable_tags),
+    ] {
+        for t in tags {
+            if !rules.iter().any(|r| r.tags.contains(t)) {
+                out.push(format!("{flag} `{t}` matches no rule's tags"));
+            }
+        }
+    }
+    out
+}
+
 fn engine_for(args: &RuleArgs, err: &mut dyn Write) -> Result<Engine, String> {
-    let s = settings(args)?;
+    let s = settings(args);
     let schema = K8sAuditSchema::with_compat(s.compat);
     let rules = build_ruleset(&args.rules, &schema, &s.selection, err)?;
     let decode = if s.compat == Compat::Falco {
@@ -592,6 +661,7 @@ fn report_notice(err: &mut (dyn Write + Send), names: &[String], n: &Notice<'_>)
             source,
             meta,
             error,
+            audit_id,
         } => {
             let name = names.get(*source).map_or("input", String::as_str);
             let mut context = Vec::new();
@@ -609,6 +679,9 @@ fn report_notice(err: &mut (dyn Write + Send), names: &[String], n: &Notice<'_>)
             }
             if let Some(id) = &meta.event_id {
                 context.push(format!("eventId {id}"));
+            }
+            if let Some(id) = audit_id {
+                context.push(format!("auditID {id}"));
             }
             if context.is_empty() {
                 writeln!(err, "kaudit: {name}: skipped: {error}")
@@ -712,7 +785,7 @@ fn scan(
     args: &ScanArgs,
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, Fail> {
     let engine = engine_for(&args.rules, err)?;
     let default_paths = ["-".to_owned()];
     let paths: &[String] = if args.paths.is_empty() {
@@ -750,6 +823,22 @@ fn scan(
         out,
         err,
     )?;
+    // `kaudit scan … | head -1`: the reader of stdout is gone, so the scan stopped; that is
+    // what the user asked for, not an error.
+    let stdout_closed = report
+        .delivery
+        .iter()
+        .any(|d| d.output == "stdout" && d.closed > 0);
+    if stdout_closed {
+        if !args.quiet {
+            let _ = err.write_all(summary(&report.stats, &engine.rules).as_bytes());
+        }
+        return Ok(if report.source_errors == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     if !args.quiet {
         let _ = err.write_all(summary(&report.stats, &engine.rules).as_bytes());
         if !stdout_used || !report.all_delivered() || report.delivery.len() > 1 {
@@ -771,49 +860,55 @@ fn summary(stats: &Stats, rules: &RuleSet<kaudit_event::Field>) -> String {
     stats.summary(rules)
 }
 
-fn watch_cloudwatch(
+/// The source configuration `args` describe; inconsistent values are usage errors.
+fn cloudwatch_config(
     args: &CloudWatchArgs,
-    out: &mut (dyn Write + Send),
-    err: &mut (dyn Write + Send),
-) -> Result<ExitCode, String> {
-    use kaudit_source::CheckpointStore as _;
-    let engine = engine_for(&args.rules, err)?;
-    let mut config = kaudit_source::cloudwatch::CloudWatchConfig::from_cli(
-        &args.log_group,
-        args.region.as_deref(),
-        args.profile.as_deref(),
-        args.endpoint_url.as_deref(),
-        args.start.as_deref(),
-    )
-    .map_err(|e| format!("invalid CloudWatch options: {e}"))?;
-    config.stream_prefix.clone_from(&args.stream_prefix);
+) -> Result<kaudit_source::cloudwatch::CloudWatchConfig, Fail> {
+    let mut config = kaudit_source::cloudwatch::CloudWatchConfig::new(&args.log_group);
+    config.region.clone_from(&args.region);
+    config.profile.clone_from(&args.profile);
+    config.endpoint_url.clone_from(&args.endpoint_url);
     config.role_arn.clone_from(&args.role_arn);
-    let duration =
-        |flag: &str, v: &Option<String>| -> Result<Option<std::time::Duration>, String> {
-            v.as_deref()
-                .map(|t| {
-                    kaudit_source::time::parse_duration(t)
-                        .map_err(|e| format!("invalid --{flag} `{t}`: {e}"))
-                })
-                .transpose()
-        };
-    if let Some(d) = duration("poll-interval", &args.poll_interval)? {
+    if let Some(start) = &args.start {
+        config.start = start.clone();
+    }
+    // The library default (the EKS audit streams) stays unless a prefix is given; an empty
+    // one asks for every stream.
+    if let Some(prefix) = &args.stream_prefix {
+        config.stream_prefix = (!prefix.is_empty()).then(|| prefix.clone());
+    }
+    if let Some(d) = args.poll_interval {
         config.poll_interval = d;
     }
-    if let Some(d) = duration("settle-lag", &args.settle_lag)? {
+    if let Some(d) = args.settle_lag {
         config.settle_lag = d;
     }
-    if let Some(d) = duration("max-backfill", &args.max_backfill)? {
+    if let Some(d) = args.max_backfill {
         config.max_backfill = d;
     }
     config
         .validate()
-        .map_err(|e| format!("invalid CloudWatch options: {e}"))?;
-    let runtime = runtime()?;
+        .map_err(|e| Fail::Usage(format!("invalid CloudWatch options: {e}")))?;
+    Ok(config)
+}
+
+fn watch_cloudwatch(
+    args: &CloudWatchArgs,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> Result<ExitCode, Fail> {
+    use kaudit_source::CheckpointStore as _;
+    let engine = engine_for(&args.rules, err)?;
+    let config = cloudwatch_config(args)?;
     let store = args
         .checkpoint
         .as_ref()
         .map(kaudit_source::FileCheckpointStore::new);
+    if let Some(s) = &store {
+        s.check_writable()
+            .map_err(|e| format!("cannot use --checkpoint: {e}"))?;
+    }
+    let runtime = runtime()?;
     let names = vec![args.log_group.clone()];
     let source = runtime.block_on(async {
         kaudit_source::cloudwatch::CloudWatchSource::connect(config)
@@ -970,4 +1065,57 @@ fn debug(stage: DebugStage, condition: &str, out: &mut dyn Write) -> Result<Exit
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cloudwatch(args: &[&str]) -> kaudit_source::cloudwatch::CloudWatchConfig {
+        let mut argv = vec!["kaudit", "watch", "cloudwatch", "--log-group", "g"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let Command::Watch(WatchCommand::Cloudwatch(a)) = cli.command else {
+            panic!("not watch cloudwatch");
+        };
+        cloudwatch_config(&a).unwrap()
+    }
+
+    #[test]
+    fn watch_reads_the_eks_audit_streams_unless_told_otherwise() {
+        assert_eq!(
+            cloudwatch(&[]).stream_prefix.as_deref(),
+            Some("kube-apiserver-audit")
+        );
+        assert_eq!(
+            cloudwatch(&["--stream-prefix", "kube-apiserver"])
+                .stream_prefix
+                .as_deref(),
+            Some("kube-apiserver")
+        );
+        assert_eq!(cloudwatch(&["--stream-prefix", ""]).stream_prefix, None);
+    }
+
+    #[test]
+    fn watch_durations_and_start_come_from_the_flags() {
+        let c = cloudwatch(&[
+            "--poll-interval",
+            "500ms",
+            "--settle-lag",
+            "10s",
+            "--max-backfill",
+            "2d",
+            "--start",
+            "-36h",
+        ]);
+        assert_eq!(c.poll_interval, std::time::Duration::from_millis(500));
+        assert_eq!(c.settle_lag, std::time::Duration::from_secs(10));
+        assert_eq!(c.max_backfill, std::time::Duration::from_secs(172_800));
+        assert_eq!(
+            c.start,
+            kaudit_source::cloudwatch::StartPosition::Lookback(std::time::Duration::from_secs(
+                129_600
+            ))
+        );
+    }
 }

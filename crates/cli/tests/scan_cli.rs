@@ -179,12 +179,13 @@ fn errors_exit_non_zero_with_a_clear_message() {
     assert!(err.starts_with("kaudit: cannot load rules:\n"), "{err}");
     assert!(err.contains("LOAD_ERR_COMPILE_CONDITION"), "{err}");
 
+    // Bad option values are usage errors (exit 2), reported by the argument parser.
     let (code, _, err) = kaudit(&["scan", "-o", "nope=1", SAMPLE]);
-    assert_eq!(code, ExitCode::FAILURE);
+    assert_eq!(code, ExitCode::from(2));
     assert!(err.contains("unknown key `nope`"), "{err}");
 
     let (code, _, err) = kaudit(&["scan", "--min-priority", "loud", SAMPLE]);
-    assert_eq!(code, ExitCode::FAILURE);
+    assert_eq!(code, ExitCode::from(2));
     assert!(err.contains("unknown priority `loud`"), "{err}");
 
     let (code, _, err) = kaudit(&["scan", "--format", "xml", SAMPLE]);

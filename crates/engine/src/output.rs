@@ -91,6 +91,14 @@ pub trait Output: Send + Sync + fmt::Debug {
     async fn flush(&self) -> Result<(), OutputError> {
         Ok(())
     }
+
+    /// `true` once the receiver is gone for good: standard output whose reader exited
+    /// (`kaudit scan … | head -1`), a closed pipe. The pipeline then stops reading, as on a stop
+    /// signal; what this output had not delivered is counted as
+    /// [`closed`](crate::pipeline::DeliveryStats::closed) and never acknowledged.
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 /// Where alerts go that an output refused for good or that exhausted the retry budget.

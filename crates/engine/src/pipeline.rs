@@ -156,6 +156,9 @@ pub enum Notice<'a> {
         meta: &'a RecordMeta,
         /// What was wrong, with the line and byte offset in the record's input.
         error: &'a DecodeError,
+        /// The event's `auditID`, when it could be salvaged from the damaged text
+        /// ([`kaudit_event::salvage_audit_id`]).
+        audit_id: Option<&'a str>,
     },
     /// A source reported a condition (non-terminal: it goes on) or stopped (terminal).
     Source {
@@ -215,6 +218,9 @@ pub struct DeliveryStats {
     pub failed: u64,
     /// Failed attempts (each retry counts once).
     pub failed_attempts: u64,
+    /// Alerts not delivered because the output closed ([`Output::is_closed`]); they are never
+    /// acknowledged.
+    pub closed: u64,
 }
 
 /// What a [`Pipeline::run`] did.
@@ -243,7 +249,7 @@ impl RunReport {
             && self
                 .delivery
                 .iter()
-                .all(|d| d.dead_lettered == 0 && d.failed == 0)
+                .all(|d| d.dead_lettered == 0 && d.failed == 0 && d.closed == 0)
     }
 
     /// One line per output: `stdout: 100 delivered` / `http://x/: 3 delivered, 2 dead-lettered`.
@@ -257,6 +263,9 @@ impl RunReport {
             }
             if d.failed > 0 {
                 s.push_str(&format!(", {} failed", d.failed));
+            }
+            if d.closed > 0 {
+                s.push_str(&format!(", {} not delivered (output closed)", d.closed));
             }
             if d.failed_attempts > 0 {
                 s.push_str(&format!(" ({} failed attempts)", d.failed_attempts));
@@ -304,6 +313,7 @@ enum Outcome {
     Delivered,
     DeadLettered,
     Failed,
+    Closed,
 }
 
 struct Job {
@@ -316,6 +326,8 @@ struct Job {
 struct Shared {
     tracker: AckTracker,
     delivery: Vec<DeliveryStats>,
+    /// Set when an output closed: reading stops as on `stop`.
+    closed: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -374,7 +386,9 @@ impl<'a> Pipeline<'a> {
         if self.store.is_some() && sources.len() > 1 {
             return Err(PipelineError::StoreWithSeveralSources);
         }
+        let (closed_tx, mut closed_rx) = tokio::sync::watch::channel(false);
         let shared = Mutex::new(Shared {
+            closed: Some(closed_tx),
             tracker: AckTracker::default(),
             delivery: self
                 .outputs
@@ -399,6 +413,13 @@ impl<'a> Pipeline<'a> {
         }
         let workers = futures::future::join_all(workers);
 
+        // An output that closed stops reading like `stop` does.
+        let stop = async move {
+            futures::select_biased! {
+                () = stop.fuse() => {}
+                _ = closed_rx.wait_for(|c| *c).fuse() => {}
+            }
+        };
         let mut stop = std::pin::pin!(stop.fuse());
         let mut abort = std::pin::pin!(abort.fuse());
         let mut committer = Committer {
@@ -629,6 +650,7 @@ impl<'a> Pipeline<'a> {
                             source,
                             meta,
                             error: &e,
+                            audit_id: kaudit_event::salvage_audit_id(payload),
                         },
                     );
                 }
@@ -677,6 +699,20 @@ impl<'a> Pipeline<'a> {
                         *r = Attempt::retry(format!("flush failed: {e}"));
                     }
                 }
+            }
+            if output.is_closed() {
+                // The receiver is gone: nothing queued here can be delivered. Stop reading and
+                // settle every job (this batch's too: its flush cannot be trusted) unacknowledged.
+                if let Some(tx) = lock(shared).closed.as_ref() {
+                    let _ = tx.send(true);
+                }
+                for job in pending.drain(..) {
+                    self.settle(shared, index, job.seq, Outcome::Closed);
+                }
+                while let Some(job) = rx.recv().await {
+                    self.settle(shared, index, job.seq, Outcome::Closed);
+                }
+                return;
             }
             let mut kept: VecDeque<Job> = VecDeque::new();
             let mut wait: Option<(Duration, String, u32)> = None;
@@ -787,8 +823,10 @@ impl<'a> Pipeline<'a> {
             Outcome::Delivered => d.delivered += 1,
             Outcome::DeadLettered => d.dead_lettered += 1,
             Outcome::Failed => d.failed += 1,
+            Outcome::Closed => d.closed += 1,
         }
-        s.tracker.settle(seq, outcome == Outcome::Failed);
+        s.tracker
+            .settle(seq, matches!(outcome, Outcome::Failed | Outcome::Closed));
     }
 }
 

@@ -118,6 +118,11 @@ pub enum DecodeErrorKind {
         /// The limit ([`MAX_DEPTH`]).
         max: usize,
     },
+    /// A JSON object that is not a Kubernetes audit event: its `kind` is not `Event`, its
+    /// `apiVersion` not `audit.k8s.io/…`, or it has no key of an audit event at all
+    /// (`{"a":1}`). Such an object is never evaluated as an event of missing values.
+    #[error("not a Kubernetes audit event: {0}")]
+    NotAuditEvent(String),
     /// A timestamp that is present but not RFC 3339 (or before 1970).
     #[error("invalid timestamp in `{field}`: {value:?}")]
     BadTimestamp {
@@ -224,6 +229,9 @@ pub fn decode_event_at<'a>(
             });
         }
     }
+    if let Some(reason) = not_audit_event(&ev) {
+        return Err(err(DecodeErrorKind::NotAuditEvent(reason)));
+    }
     ev.raw = text.trim_matches([' ', '\t', '\n', '\r']);
     ev.time_ns = 0;
     for (field, value) in [
@@ -244,6 +252,51 @@ pub fn decode_event_at<'a>(
         }
     }
     Ok(ev)
+}
+
+/// Why `ev` is not an audit event, if it is not. `EventList` passes: the callers that read
+/// documents expand it into its items. Items of an apiserver webhook `EventList` carry no
+/// `kind`/`apiVersion`, so an object without them passes when it has any key of an audit event.
+fn not_audit_event(ev: &AuditEvent<'_>) -> Option<String> {
+    if let Some(kind) = &ev.kind
+        && !matches!(kind.as_str(), "Event" | "EventList")
+    {
+        return Some(format!("`kind` is {:?}, expected \"Event\"", kind.as_str()));
+    }
+    if let Some(v) = &ev.api_version
+        && !v.as_str().starts_with("audit.k8s.io/")
+    {
+        return Some(format!(
+            "`apiVersion` is {:?}, expected \"audit.k8s.io/v1\"",
+            v.as_str()
+        ));
+    }
+    let known = ev.kind.is_some()
+        || ev.api_version.is_some()
+        || ev.level.is_some()
+        || ev.audit_id.is_some()
+        || ev.stage.is_some()
+        || ev.request_uri.is_some()
+        || ev.verb.is_some()
+        || ev.user.is_some()
+        || ev.impersonated_user.is_some()
+        || ev.source_ips.is_some()
+        || ev.user_agent.is_some()
+        || ev.object_ref.is_some()
+        || ev.response_status.is_some()
+        || ev.request_object.is_some()
+        || ev.response_object.is_some()
+        || ev.request_received_timestamp.is_some()
+        || ev.stage_timestamp.is_some()
+        || ev.timestamp.is_some()
+        || ev.annotations.is_some();
+    if !known {
+        return Some(
+            "it has no key of an audit event (`kind`, `apiVersion`, `auditID`, `verb`, …)"
+                .to_owned(),
+        );
+    }
+    None
 }
 
 /// Decodes one event from its JSON text with default positions (line 1, offset 0).

@@ -72,6 +72,7 @@ pub mod fields;
 mod firstwins;
 pub mod json;
 pub mod model;
+mod salvage;
 #[cfg(feature = "sample")]
 pub mod sample;
 pub mod time;
@@ -91,3 +92,4 @@ pub use fields::{
 pub use model::{
     AuditEvent, EventList, Number, ObjectReference, ResponseStatus, StrMap, Text, UserInfo,
 };
+pub use salvage::salvage_audit_id;

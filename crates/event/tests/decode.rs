@@ -206,11 +206,16 @@ fn timestamps_and_raw_text() {
     .unwrap();
     assert_eq!(ev.timestamp_ns(), 1_540_476_552_000_000_000);
     assert_eq!(
-        decode_event("{}", &DecodeOptions::default())
+        decode_event(r#"{"auditID":"x"}"#, &DecodeOptions::default())
             .unwrap()
             .timestamp_ns(),
         0
     );
+    // An object with no key of an audit event is not an event at all.
+    assert!(matches!(
+        decode_event("{}", &DecodeOptions::default()).map_err(|e| e.kind),
+        Err(DecodeErrorKind::NotAuditEvent(_))
+    ));
 }
 
 #[test]

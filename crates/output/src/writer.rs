@@ -4,6 +4,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Stdout, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use kaudit_engine::alert::{Alert, AlertFormat};
@@ -20,10 +21,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 ///
 /// Writes happen on the calling task while a mutex is held: meant for standard output and
 /// in-memory writers, whose writes do not block for long.
+///
+/// A write or flush failing with [`io::ErrorKind::BrokenPipe`] (the reader of a pipe exited,
+/// as in `kaudit scan … | head -1`) closes the output for good ([`Output::is_closed`]): the
+/// pipeline stops instead of retrying a pipe nobody reads.
 pub struct WriterOutput<W: Write + Send> {
     name: String,
     format: AlertFormat,
     writer: Mutex<W>,
+    closed: AtomicBool,
 }
 
 impl WriterOutput<BufWriter<Stdout>> {
@@ -46,6 +52,7 @@ impl<W: Write + Send> WriterOutput<W> {
             name: name.into(),
             format,
             writer: Mutex::new(writer),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -72,11 +79,12 @@ impl<W: Write + Send> fmt::Debug for WriterOutput<W> {
 }
 
 /// Writes the lines of `batch` one by one: `Delivered` for each line written, `Retry` from the
-/// first error on (the rest are not attempted).
+/// first error on (the rest are not attempted). A broken pipe sets `closed`.
 fn write_lines<W: Write>(
     writer: &mut W,
     format: AlertFormat,
     batch: &[Arc<Alert>],
+    closed: Option<&AtomicBool>,
 ) -> Vec<Attempt> {
     let mut results = Vec::with_capacity(batch.len());
     let mut line = String::new();
@@ -91,6 +99,11 @@ fn write_lines<W: Write>(
         match writer.write_all(line.as_bytes()) {
             Ok(()) => results.push(Attempt::Delivered),
             Err(e) => {
+                if e.kind() == io::ErrorKind::BrokenPipe
+                    && let Some(c) = closed
+                {
+                    c.store(true, Ordering::Relaxed);
+                }
                 let reason = format!("write failed: {e}");
                 results.push(Attempt::retry(reason.clone()));
                 failed = Some(reason);
@@ -107,13 +120,25 @@ impl<W: Write + Send> Output for WriterOutput<W> {
     }
 
     async fn send(&self, batch: &[Arc<Alert>]) -> Vec<Attempt> {
-        write_lines(&mut *lock(&self.writer), self.format, batch)
+        write_lines(
+            &mut *lock(&self.writer),
+            self.format,
+            batch,
+            Some(&self.closed),
+        )
     }
 
     async fn flush(&self) -> Result<(), OutputError> {
-        lock(&self.writer)
-            .flush()
-            .map_err(|e| OutputError(format!("{}: flush failed: {e}", self.name)))
+        lock(&self.writer).flush().map_err(|e| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                self.closed.store(true, Ordering::Relaxed);
+            }
+            OutputError(format!("{}: flush failed: {e}", self.name))
+        })
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
     }
 }
 
@@ -179,7 +204,7 @@ impl Output for FileOutput {
         let alerts: Vec<Arc<Alert>> = batch.to_vec();
         let n = batch.len();
         match tokio::task::spawn_blocking(move || {
-            write_lines(&mut *lock(&file), AlertFormat::Json, &alerts)
+            write_lines(&mut *lock(&file), AlertFormat::Json, &alerts, None)
         })
         .await
         {

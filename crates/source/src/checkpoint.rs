@@ -336,6 +336,25 @@ impl FileCheckpointStore {
         &self.path
     }
 
+    /// Checks, without touching the checkpoint itself, that [`CheckpointStore::save`] will be
+    /// able to write: the temporary file beside it can be created in its directory (and is
+    /// removed again). Call it at start-up so a read-only or missing directory is reported
+    /// before any event is read, not at the first commit.
+    pub fn check_writable(&self) -> Result<(), CheckpointError> {
+        if self.path.is_dir() {
+            return Err(self.io(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "the checkpoint path is a directory",
+            )));
+        }
+        let mut probe = self.path.file_name().unwrap_or_default().to_owned();
+        probe.push(".tmp");
+        let probe = self.path.with_file_name(probe);
+        File::create(&probe).map_err(|e| self.io(e))?;
+        fs::remove_file(&probe).map_err(|e| self.io(e))?;
+        Ok(())
+    }
+
     fn io(&self, error: std::io::Error) -> CheckpointError {
         CheckpointError::Io {
             path: self.path.clone(),

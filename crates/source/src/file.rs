@@ -25,6 +25,7 @@
 //!   size (gzip included: the decoder is fed piecemeal, at most 32 KiB of output per step, so a
 //!   highly compressible chunk cannot inflate into one huge buffer).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -327,6 +328,8 @@ impl Source for FileSource {
             rotated: false,
             finished: false,
             done: false,
+            pending: VecDeque::new(),
+            skip_items: 0,
         };
         stream::unfold(state, |mut st| async move {
             if st.done {
@@ -361,6 +364,8 @@ struct Resume {
     /// Line ends before `offset`; absent in checkpoints of older versions.
     lines: Option<u64>,
     file: Option<FileId>,
+    /// Messages of the `filter-log-events` container at `offset` already yielded.
+    skip_items: u64,
 }
 
 fn parse_resume(cp: &Checkpoint, identity: &SourceIdentity) -> Result<Resume, CheckpointError> {
@@ -381,10 +386,15 @@ fn parse_resume(cp: &Checkpoint, identity: &SourceIdentity) -> Result<Resume, Ch
             ino: f.get("ino")?.as_u64()?,
         })
     });
+    let skip_items = pos
+        .get("skip_items")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
     Ok(Resume {
         offset,
         lines,
         file,
+        skip_items,
     })
 }
 
@@ -457,6 +467,10 @@ struct Reader {
     finished: bool,
     /// A terminal error was yielded.
     done: bool,
+    /// Messages of a `filter-log-events` container not yielded yet.
+    pending: VecDeque<Record>,
+    /// Messages of the first container to skip (resuming inside it).
+    skip_items: u64,
 }
 
 const CHUNK: usize = 64 * 1024;
@@ -522,6 +536,7 @@ impl Reader {
     /// checkpoint.
     async fn open(&mut self) -> Result<(), SourceError> {
         let resume = self.resume.take();
+        self.skip_items = resume.as_ref().map_or(0, |r| r.skip_items);
         let mut skip_to = resume.as_ref().map_or(0, |r| r.offset);
         let known_lines = resume.as_ref().and_then(|r| r.lines);
         // The length of a plain (seekable, uncompressed) file.
@@ -553,9 +568,11 @@ impl Reader {
                     if r.file.is_some() && self.file_id.is_some() && r.file != self.file_id {
                         tracing::warn!(path = %path.display(), "checkpoint was taken on another file (rotated while stopped); reading the current file from its start");
                         skip_to = 0;
+                        self.skip_items = 0;
                     } else if !self.is_gz() && meta.len() < r.offset {
                         tracing::warn!(path = %path.display(), offset = r.offset, len = meta.len(), "file is shorter than the checkpoint offset (truncated); reading from its start");
                         skip_to = 0;
+                        self.skip_items = 0;
                     }
                 }
                 if self.is_gz() {
@@ -794,15 +811,79 @@ impl Reader {
     }
 
     async fn next_record(&mut self) -> Result<Option<Record>, SourceError> {
-        if self.input.is_none() {
-            self.open().await?;
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Ok(Some(r));
+            }
+            if self.input.is_none() {
+                self.open().await?;
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            let record = match self.framing {
+                Framing::Document => self.next_document().await?,
+                Framing::Lines | Framing::Auto => self.next_line().await?,
+            };
+            let Some(record) = record else {
+                return Ok(None);
+            };
+            if record.meta.anomaly.is_none()
+                && crate::export::looks_like_pages(&record.payload)
+                && let Some(items) = crate::export::page_items(&record.payload)
+            {
+                // Uncounted: each message is counted as a record instead.
+                Metrics::sub(&self.metrics.events_read, 1);
+                Metrics::sub(&self.metrics.events_emitted, 1);
+                self.expand_pages(&record, items);
+                continue;
+            }
+            self.skip_items = 0;
+            return Ok(Some(record));
         }
-        if self.finished {
-            return Ok(None);
-        }
-        match self.framing {
-            Framing::Document => self.next_document().await,
-            Framing::Lines | Framing::Auto => self.next_line().await,
+    }
+
+    /// Queues the messages of a `filter-log-events` container (a page, or several) as records.
+    /// The last one carries the container's checkpoint; the others resume inside it (the
+    /// container's start plus how many of its messages were yielded).
+    fn expand_pages(&mut self, container: &Record, items: Vec<crate::export::PageItem>) {
+        let start = container.meta.offset.unwrap_or(0);
+        let first_line = container.meta.line.unwrap_or(1);
+        let skip = std::mem::take(&mut self.skip_items);
+        let n = items.len() as u64;
+        for (i, item) in (0u64..).zip(items) {
+            if i < skip {
+                continue;
+            }
+            let checkpoint = if i + 1 == n {
+                container.checkpoint.clone()
+            } else {
+                let mut pos = container.checkpoint.position();
+                if let Some(obj) = pos.as_object_mut() {
+                    obj.insert("offset".into(), json!(start));
+                    obj.insert("lines".into(), json!(first_line - 1));
+                    obj.insert("skip_items".into(), json!(i + 1));
+                }
+                Checkpoint::new(self.identity.clone(), pos)
+            };
+            let anomaly = classify_payload(&item.payload);
+            count_anomaly(&self.metrics, anomaly.as_ref());
+            Metrics::add(&self.metrics.events_read, 1);
+            Metrics::add(&self.metrics.events_emitted, 1);
+            self.pending.push_back(Record {
+                payload: item.payload,
+                checkpoint,
+                meta: RecordMeta {
+                    source: self.name.clone(),
+                    stream: item.stream.map(Into::into),
+                    timestamp_ms: item.timestamp_ms,
+                    ingestion_time_ms: item.ingestion_time_ms,
+                    event_id: item.event_id,
+                    offset: Some(start + item.rel_offset as u64),
+                    line: Some(first_line + item.rel_lines),
+                    anomaly,
+                },
+            });
         }
     }
 
@@ -825,7 +906,9 @@ impl Reader {
                 // Resumed from the checkpoint at the end of this document.
                 return Ok(None);
             }
-            tracing::warn!(path = %self.path_str(), offset = at, len = end, "the input grew after the checkpoint taken at the end of its document; reading the whole document again");
+            if self.skip_items == 0 {
+                tracing::warn!(path = %self.path_str(), offset = at, len = end, "the input grew after the checkpoint taken at the end of its document; reading the whole document again");
+            }
         }
         let data = self.avail();
         let ws = leading_ws(data, self.offset == 0);
@@ -949,6 +1032,16 @@ impl Reader {
         payload: Bytes,
         anomaly: Option<Anomaly>,
     ) -> Record {
+        // An export-to-S3 line: `<RFC 3339 timestamp> <message>`.
+        if anomaly.is_none()
+            && let Some((prefix, ms)) = crate::export::s3_prefix(&payload)
+        {
+            let payload = payload.slice(prefix..);
+            let anomaly = classify_payload(&payload);
+            let mut record = self.make_record(start, line, payload, anomaly);
+            record.meta.timestamp_ms = Some(ms);
+            return record;
+        }
         let anomaly = anomaly.or_else(|| classify_payload(&payload));
         self.make_record(start, line, payload, anomaly)
     }

@@ -30,6 +30,7 @@
 mod checkpoint;
 #[cfg(feature = "cloudwatch")]
 pub mod cloudwatch;
+mod export;
 mod file;
 mod metrics;
 mod source;

@@ -74,6 +74,11 @@ impl Metrics {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Takes back `n` counted too early (a container that turned out to hold several records).
+    pub(crate) fn sub(counter: &AtomicU64, n: u64) {
+        counter.fetch_sub(n, Ordering::Relaxed);
+    }
+
     #[cfg_attr(
         not(feature = "cloudwatch"),
         expect(dead_code, reason = "only the CloudWatch source uses it")

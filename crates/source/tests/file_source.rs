@@ -962,3 +962,83 @@ async fn stdin_child() {
     }
     println!("REC END");
 }
+
+/// `aws logs filter-log-events` pages holding the messages of `lines(n)` split `per_page`.
+#[expect(clippy::unwrap_used, reason = "test helper: a failure fails the test")]
+fn pages(n: usize, per_page: usize, pretty: bool) -> String {
+    let msgs: Vec<String> = lines(n).lines().map(str::to_owned).collect();
+    let mut out = String::new();
+    for (p, chunk) in msgs.chunks(per_page).enumerate() {
+        let events: Vec<serde_json::Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                serde_json::json!({
+                    "logStreamName": "kube-apiserver-audit-1",
+                    "timestamp": 1000 + p * per_page + i,
+                    "message": m,
+                    "ingestionTime": 2000 + p * per_page + i,
+                    "eventId": format!("{}", p * per_page + i),
+                })
+            })
+            .collect();
+        let page = serde_json::json!({"events": events, "searchedLogStreams": []});
+        if pretty {
+            out.push_str(&serde_json::to_string_pretty(&page).unwrap());
+        } else {
+            out.push_str(&page.to_string());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn filter_log_events_pages_conform_as_their_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    // Pretty pages: one document of several concatenated pages; compact: one page per line.
+    for (name, body) in [
+        ("pretty.json", pages(23, 10, true)),
+        ("compact.jsonl", pages(23, 10, false)),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        let cfg = FileSourceConfig::from_arg(path.to_str().unwrap());
+        conformance(|| FileSource::new(cfg.clone()), Conformance::finite(23))
+            .await
+            .unwrap();
+        let mut s = FileSource::new(cfg.clone()).stream(None);
+        let first = next_ok(&mut s).await;
+        assert_eq!(text(&first), r#"{"auditID":"a-0","n":0}"#);
+        assert_eq!(first.meta.stream.as_deref(), Some("kube-apiserver-audit-1"));
+        assert_eq!(first.meta.event_id.as_deref(), Some("0"));
+        assert_eq!(first.meta.timestamp_ms, Some(1000));
+        assert_eq!(first.meta.ingestion_time_ms, Some(2000));
+        let mut last = first;
+        for _ in 1..23 {
+            last = next_ok(&mut s).await;
+        }
+        assert_eq!(text(&last), r#"{"auditID":"a-22","n":22}"#);
+        assert!(s.next().await.is_none());
+    }
+}
+
+#[tokio::test]
+async fn s3_export_lines_conform_as_their_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("000000.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for (i, l) in lines(12).lines().enumerate() {
+        writeln!(gz, "2026-12-01T00:00:{i:02}.500Z {l}").unwrap();
+    }
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let cfg = FileSourceConfig::from_arg(path.to_str().unwrap());
+    conformance(|| FileSource::new(cfg.clone()), Conformance::finite(12))
+        .await
+        .unwrap();
+    let mut s = FileSource::new(cfg).stream(None);
+    let r = next_ok(&mut s).await;
+    assert_eq!(text(&r), r#"{"auditID":"a-0","n":0}"#);
+    assert_eq!(r.meta.timestamp_ms, Some(1_796_083_200_500));
+    assert_eq!(r.meta.line, Some(1));
+}

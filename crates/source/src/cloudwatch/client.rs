@@ -160,13 +160,64 @@ pub(crate) fn advice(code: &str) -> &'static str {
     }
 }
 
+/// The messages of `err` and its sources, joined with `: `, each once (a message that repeats
+/// the one before it is dropped): one readable line instead of the SDK's nested `Debug` dump.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        // One line: some SDK messages list what they tried on lines of their own.
+        let msg = e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !msg.is_empty() && !parts.iter().any(|p| p.contains(&msg)) {
+            parts.push(msg);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The likely cause of a failure whose message chain is `chain`, as advice for the operator.
+pub(crate) fn likely_cause(chain: &str) -> Option<&'static str> {
+    let c = chain.to_ascii_lowercase();
+    let cause = if c.contains("profile") && (c.contains("not defined") || c.contains("not found")) {
+        "the profile is not defined in ~/.aws/config or ~/.aws/credentials (check --profile / AWS_PROFILE)"
+    } else if c.contains("credential") {
+        "no AWS credentials were found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with IRSA / EKS Pod Identity / an instance role"
+    } else if c.contains("connection refused") {
+        "connection refused: check --endpoint-url and that the endpoint is reachable"
+    } else if c.contains("dns error") || c.contains("failed to lookup address") {
+        "the endpoint's host name does not resolve: check --region / --endpoint-url and DNS"
+    } else if c.contains("certificate") || c.contains("tls") {
+        "TLS failed: the endpoint's certificate is not trusted (see the TLS section of docs/cloudwatch.md)"
+    } else if c.contains("timed out") || c.contains("timeout") {
+        "the request timed out: check network access to the CloudWatch Logs endpoint (VPC endpoint, proxy, security groups)"
+    } else if c.contains("region") {
+        "no region is set: pass --region or set AWS_REGION"
+    } else {
+        return None;
+    };
+    Some(cause)
+}
+
+/// `chain`, with its likely cause first when one is known.
+fn readable(chain: String) -> String {
+    match likely_cause(&chain) {
+        Some(cause) => format!("{cause} ({chain})"),
+        None => chain,
+    }
+}
+
 /// Maps an SDK error to a [`ClientError`].
 pub fn map_sdk_error<E, R>(err: &SdkError<E, R>) -> ClientError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
+    R: fmt::Debug + 'static,
 {
-    let chain = aws_sdk_cloudwatchlogs::error::DisplayErrorContext(err).to_string();
+    let chain = readable(error_chain(err));
     match err {
         SdkError::ServiceError(se) => {
             // Responses always carry the code; a modeled error built in-process may not, so

@@ -91,7 +91,10 @@ pub enum GapPolicy {
 
 /// Everything the CloudWatch Logs source needs. Build it with [`CloudWatchConfig::new`] and set
 /// the public fields; [`CloudWatchConfig::validate`] runs when the source starts.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` output never shows the secret access key of
+/// [`static_credentials`](CloudWatchConfig::static_credentials).
+#[derive(Clone)]
 pub struct CloudWatchConfig {
     /// The log group (for EKS: `/aws/eks/<cluster>/cluster`).
     pub log_group: String,
@@ -149,6 +152,41 @@ pub struct CloudWatchConfig {
     pub max_event_bytes: usize,
     /// Run the start-up self-test (`DescribeLogStreams`) when connecting (true).
     pub self_test: bool,
+}
+
+impl fmt::Debug for CloudWatchConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let credentials = self
+            .static_credentials
+            .as_ref()
+            .map(|(id, _)| (id.as_str(), "<redacted>"));
+        f.debug_struct("CloudWatchConfig")
+            .field("log_group", &self.log_group)
+            .field("stream_prefix", &self.stream_prefix)
+            .field("region", &self.region)
+            .field("profile", &self.profile)
+            .field("role_arn", &self.role_arn)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("static_credentials", &credentials)
+            .field("start", &self.start)
+            .field("default_lookback", &self.default_lookback)
+            .field("max_backfill", &self.max_backfill)
+            .field("max_resume_gap", &self.max_resume_gap)
+            .field("gap_policy", &self.gap_policy)
+            .field("poll_interval", &self.poll_interval)
+            .field("settle_lag", &self.settle_lag)
+            .field("overlap", &self.overlap)
+            .field("max_window", &self.max_window)
+            .field("page_limit", &self.page_limit)
+            .field("max_calls_per_second", &self.max_calls_per_second)
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_max", &self.backoff_max)
+            .field("auth_retry", &self.auth_retry)
+            .field("report_after_failures", &self.report_after_failures)
+            .field("max_event_bytes", &self.max_event_bytes)
+            .field("self_test", &self.self_test)
+            .finish()
+    }
 }
 
 impl CloudWatchConfig {
@@ -262,6 +300,22 @@ pub(crate) fn ms(d: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_secret_key() {
+        let mut c = CloudWatchConfig::new("/aws/eks/prod/cluster");
+        c.static_credentials = Some(("AKIDEXAMPLE".into(), "wJalrXUtnFEMI-secret".into()));
+        let text = format!("{c:?}");
+        assert!(
+            text.contains(r#"static_credentials: Some(("AKIDEXAMPLE", "<redacted>"))"#),
+            "{text}"
+        );
+        assert!(!text.contains("wJalrXUtnFEMI"), "{text}");
+        assert!(
+            text.contains(r#"log_group: "/aws/eks/prod/cluster""#),
+            "{text}"
+        );
+    }
 
     #[test]
     fn r1_start_position_parser() {

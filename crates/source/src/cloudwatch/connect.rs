@@ -88,6 +88,14 @@ pub(super) async fn connect(config: CloudWatchConfig) -> Result<CloudWatchSource
         loader = loader.region(Region::new(r.clone()));
     }
     if let Some(p) = &config.profile {
+        if let Some(files) = profile_missing(p) {
+            return Err(config_error(
+                &group,
+                format!(
+                    "the AWS profile `{p}` is not defined in {files} (check --profile / AWS_PROFILE, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)"
+                ),
+            ));
+        }
         loader = loader.profile_name(p);
     }
     if let Some(u) = &config.endpoint_url {
@@ -170,6 +178,50 @@ pub(super) async fn connect(config: CloudWatchConfig) -> Result<CloudWatchSource
         );
     }
     Ok(source)
+}
+
+/// When no shared config or credentials file defines `profile`: the files looked at, for the
+/// message. (The SDK would otherwise report only that no credentials were found.)
+fn profile_missing(profile: &str) -> Option<String> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(default)))
+    };
+    let files: Vec<std::path::PathBuf> = [
+        file("AWS_CONFIG_FILE", ".aws/config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let defined = files.iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|text| {
+            text.lines().any(|l| {
+                let l = l.trim();
+                l.strip_prefix('[')
+                    .and_then(|l| l.strip_suffix(']'))
+                    .map(str::trim)
+                    .is_some_and(|h| {
+                        h == profile
+                            || h.strip_prefix("profile").is_some_and(|n| {
+                                n.starts_with(char::is_whitespace) && n.trim() == profile
+                            })
+                    })
+            })
+        })
+    });
+    if defined {
+        return None;
+    }
+    Some(
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or "),
+    )
 }
 
 #[cfg(all(test, feature = "bundled-roots"))]
