@@ -279,10 +279,19 @@ fn watch_alerts_like_scan_and_resumes_after_sigterm_without_loss_or_repeat() {
         saved.contains(GROUP),
         "checkpoint names its log group: {saved}"
     );
+    // By default only the EKS audit streams are read.
+    assert!(
+        saved.contains(r#""stream_prefix":"kube-apiserver-audit""#),
+        "{saved}"
+    );
 
-    // New events arrive while kaudit is down; the restart alerts on exactly those.
+    // New events arrive while kaudit is down; the restart alerts on exactly those. With
+    // --log-level info, the source's start-up log is on stderr.
     runtime.block_on(put(&client, second, now_ms()));
-    let mut watch = Watch::start(&url, &checkpoint, None);
+    let mut watch = Watch::start_with(&url, &checkpoint, None, &["--log-level", "info"]);
+    watch.wait_for_stderr("the self-test log line", |l| {
+        l.contains(" INFO ") && l.contains("self-test passed")
+    });
     assert_eq!(watch.take(expect_second.len()), expect_second);
     watch.terminate();
 

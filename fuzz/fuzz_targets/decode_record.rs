@@ -25,13 +25,14 @@ fn engine() -> &'static Engine {
             rules: RuleSet::new(rules, &schema, &Selection::default()),
             renderer: AlertRenderer::default(),
             decode: DecodeOptions { max_event_size: 1 << 20 },
+            compat: kaudit_event::Compat::Correct,
         }
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let engine = engine();
-    let items = decode_record(data, &engine.decode);
+    let items = decode_record(data, &engine.decode, engine.compat);
     let mut stats = engine.new_stats();
     let mut matches = Vec::new();
     let mut alerts = Vec::new();

@@ -48,6 +48,10 @@ struct Cli {
     /// Print the version. (Only the long form: `-V` is Falco's "validate rules" flag.)
     #[arg(long, action = clap::ArgAction::Version)]
     version: Option<bool>,
+    /// Diagnostics on stderr from this level up: error, warn (the default), info, debug or
+    /// trace. Without it, `RUST_LOG` (e.g. `kaudit_source=debug`) is used when set.
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,6 +75,10 @@ enum Command {
         stage: DebugStage,
         /// The condition text.
         condition: String,
+        /// Rules files whose lists and macros the condition may use (`kevt and …`), loaded
+        /// in order. Default: none (the built-in ruleset's are not assumed).
+        #[arg(long = "rules", short = 'r', value_name = "FILE")]
+        rules: Vec<String>,
     },
 }
 
@@ -142,7 +150,7 @@ enum RulesCommand {
 enum DebugStage {
     /// The parsed tree.
     Ast,
-    /// The tree after macro expansion (no macros are defined here).
+    /// The tree after list substitution and macro expansion (macros and lists from --rules).
     Expanded,
     /// The compiled program against the k8s audit field table.
     Program,
@@ -359,6 +367,7 @@ where
             };
         }
     };
+    init_logging(cli.log_level.as_deref());
     match run(cli, out, err) {
         Ok(code) => code,
         Err(Fail::Run(msg)) => {
@@ -370,6 +379,21 @@ where
             ExitCode::from(2)
         }
     }
+}
+
+/// Installs the log subscriber (human text on stderr) once per process: `level` when given,
+/// else `RUST_LOG`, else `warn`.
+fn init_logging(level: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::new(l),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 /// Why a command failed: a usage error exits 2, anything else 1.
@@ -401,7 +425,11 @@ fn run(
             write_out(out, &fields_text())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Debug { stage, condition } => Ok(debug(stage, &condition, out)?),
+        Command::Debug {
+            stage,
+            condition,
+            rules,
+        } => Ok(debug(stage, &condition, &rules, out)?),
     }
 }
 
@@ -597,6 +625,7 @@ fn engine_for(args: &RuleArgs, err: &mut dyn Write) -> Result<Engine, String> {
         rules,
         renderer: s.renderer,
         decode,
+        compat: s.compat,
     })
 }
 
@@ -1046,25 +1075,117 @@ fn fields_text() -> String {
     out
 }
 
-fn debug(stage: DebugStage, condition: &str, out: &mut dyn Write) -> Result<ExitCode, String> {
+fn debug(
+    stage: DebugStage,
+    condition: &str,
+    rules: &[String],
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
     let ast = kaudit_condition::parse(condition).map_err(|e| e.render(condition))?;
-    match stage {
-        DebugStage::Ast => write_out(out, &format!("{ast:#?}\n"))?,
-        DebugStage::Expanded => {
+    let text = match stage {
+        DebugStage::Ast => tree(&ast.expr),
+        DebugStage::Expanded if rules.is_empty() => {
             let expanded =
                 kaudit_condition::expand(&ast, &NoMacros).map_err(|e| e.render(condition))?;
-            write_out(out, &format!("{expanded:#?}\n"))?;
+            tree(&expanded.expr)
         }
-        DebugStage::Program => {
+        DebugStage::Program if rules.is_empty() => {
             let expanded =
                 kaudit_condition::expand(&ast, &NoMacros).map_err(|e| e.render(condition))?;
             let schema = K8sAuditSchema::new();
             let program =
                 kaudit_condition::compile(&expanded, &schema).map_err(|e| e.render(condition))?;
-            write_out(out, &format!("{program:#?}\n"))?;
+            program.to_string()
         }
-    }
+        DebugStage::Expanded | DebugStage::Program => {
+            let rule = debug_rule(condition, rules)?;
+            if stage == DebugStage::Expanded {
+                tree(&rule.expanded.expr)
+            } else {
+                rule.condition.to_string()
+            }
+        }
+    };
+    write_out(out, &text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The name of the rule `debug --rules` compiles the condition as.
+const DEBUG_RULE: &str = "kaudit debug";
+
+/// Compiles `condition` as a rule loaded after `rules`, so it sees their lists and macros
+/// exactly as a rule of theirs would.
+fn debug_rule(
+    condition: &str,
+    rules: &[String],
+) -> Result<kaudit_rules::CompiledRule<kaudit_event::Field>, String> {
+    let mut files = read_rule_files(rules)?;
+    let indented: String = condition.lines().map(|l| format!("    {l}\n")).collect();
+    files.push(RuleFile::new(
+        "<condition>",
+        format!(
+            "- rule: {DEBUG_RULE}\n  desc: the condition given to kaudit debug\n  condition: |-\n{indented}  output: debug\n  priority: DEBUG\n  source: k8s_audit\n"
+        ),
+    ));
+    let schema = K8sAuditSchema::new();
+    let result = kaudit_rules::load(&files, &schema, &LoadOptions::k8s_audit());
+    if !result.successful() {
+        let texts: Vec<(&str, &str)> = files
+            .iter()
+            .map(|f| (f.name.as_str(), f.text.as_str()))
+            .collect();
+        let errors: Vec<_> = result.errors().cloned().collect();
+        return Err(format!(
+            "cannot compile the condition:\n{}",
+            kaudit_rules::diag::render(&errors, &texts)
+        ));
+    }
+    result
+        .rules
+        .into_iter()
+        .rev()
+        .find(|r| r.name == DEBUG_RULE)
+        .ok_or_else(|| "the condition did not compile into a rule".to_owned())
+}
+
+/// A condition tree, one node per line, children indented under their parent:
+///
+/// ```text
+/// and
+///   ka.verb in (create, update)
+///   not
+///     ka.user.name startswith "system:"
+/// ```
+///
+/// Iterative, so a deeply nested expanded tree cannot overflow the stack.
+fn tree(root: &kaudit_condition::Expr) -> String {
+    use kaudit_condition::ExprKind;
+    let mut out = String::new();
+    let mut stack = vec![(root, 0usize)];
+    while let Some((e, depth)) = stack.pop() {
+        out.push_str(&"  ".repeat(depth));
+        match &e.kind {
+            ExprKind::And(c) | ExprKind::Or(c) => {
+                out.push_str(if matches!(e.kind, ExprKind::And(_)) {
+                    "and"
+                } else {
+                    "or"
+                });
+                stack.extend(c.iter().rev().map(|child| (child, depth + 1)));
+            }
+            ExprKind::Not(c) => {
+                out.push_str("not");
+                stack.push((c, depth + 1));
+            }
+            ExprKind::Check(c) => out.push_str(&c.to_string()),
+            ExprKind::Macro(m) => {
+                out.push_str("macro ");
+                out.push_str(&m.name);
+            }
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]

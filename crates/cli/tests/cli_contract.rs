@@ -440,3 +440,131 @@ fn built_in_rules_name_the_resources_the_event_names() {
         assert!(!out.contains(&format!("{key}<NA>")), "{key}<NA> in\n{out}");
     }
 }
+
+#[test]
+fn compat_falco_reads_the_events_falco_reads() {
+    // A lone UTF-16 surrogate escape in the user agent: serde refuses the string, Falco's
+    // parser keeps it as it is.
+    let line = sample_lines()[3].replacen("\"userAgent\":\"", "\"userAgent\":\"\\ud800 ", 1);
+    let (_dir, path) = temp_file("surrogate.jsonl", format!("{line}\n").as_bytes());
+    let (code, out, err) = kaudit(&["scan", &path]);
+    assert_eq!(code, ExitCode::SUCCESS, "{err}");
+    assert_eq!(out, "");
+    assert!(
+        err.contains("Events read: 0, bad events skipped: 1, alerts: 0"),
+        "{err}"
+    );
+    let (code, out, err) = kaudit(&["scan", "--compat", "falco", &path]);
+    assert_eq!(code, ExitCode::SUCCESS, "{err}");
+    assert!(
+        out.starts_with("00:00:00.513014000: Notice Session into pod (user=bob@example.com"),
+        "{out}"
+    );
+    assert!(
+        err.contains("Events read: 1, bad events skipped: 0, alerts: 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rules_check_reports_every_independent_error() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/independent_errors.yaml"
+    );
+    let (code, out, _) = kaudit(&["rules", "check", path]);
+    assert_eq!(code, ExitCode::FAILURE);
+    let summary: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.starts_with("LOAD_")
+                || l.ends_with("Errors:")
+                || l.ends_with("Warnings:")
+                || l.starts_with("    In ")
+        })
+        .collect();
+    let at = |l: u32, c: u32| format!("({path}:{l}:{c})");
+    assert_eq!(
+        summary,
+        [
+            "4 Errors:".to_owned(),
+            format!("    In rule 'r1': {}", at(4, 3)),
+            "LOAD_ERR_YAML_VALIDATE (Error validating internal structure of YAML file): Item has no mapping for key 'output'".to_owned(),
+            format!("    In rule 'r3': {}", at(17, 3)),
+            "LOAD_ERR_YAML_VALIDATE (Error validating internal structure of YAML file): Invalid priority".to_owned(),
+            format!("    In macro 'm1': {}", at(1, 3)),
+            "LOAD_ERR_COMPILE_CONDITION (Error compiling condition): expected a ')' token".to_owned(),
+            format!("    In rule 'r2': {}", at(10, 3)),
+            "LOAD_ERR_COMPILE_CONDITION (Error compiling condition): filter_check called with nonexistent field ka.nosuch".to_owned(),
+            "2 Warnings:".to_owned(),
+            format!("    In rule 'r4': {}", at(24, 3)),
+            "LOAD_UNKNOWN_KEY (Unknown key in item definition): Unknown key 'foo'. The key will be ignored.".to_owned(),
+            format!("    In macro 'm1': {}", at(1, 3)),
+            "LOAD_UNUSED_MACRO (Unused macro): Macro not referred to by any other rule/macro".to_owned(),
+        ]
+    );
+    // What Falco reports is the first of them: loading stops there.
+    let text = std::fs::read_to_string(path).unwrap();
+    let files = [kaudit_rules::RuleFile::new(path, text)];
+    let schema = kaudit_event::K8sAuditSchema::new();
+    let report = kaudit_rules::check(&files, &schema, &kaudit_rules::LoadOptions::k8s_audit());
+    let falco: Vec<String> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(falco, ["Item has no mapping for key 'output'"]);
+    assert_eq!(report.further.iter().filter(|d| d.is_error()).count(), 3);
+}
+
+#[test]
+fn debug_prints_readable_trees_and_programs() {
+    let (code, out, _) = kaudit(&[
+        "debug",
+        "ast",
+        "ka.verb in (create, update) and not ka.user.name startswith \"system:\"",
+    ]);
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert_eq!(
+        out,
+        "and\n  ka.verb in (create, update)\n  not\n    ka.user.name startswith system:\n"
+    );
+    let (code, out, _) = kaudit(&[
+        "debug",
+        "program",
+        "ka.verb in (update, create) and ka.uri.param[command] exists",
+    ]);
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert_eq!(
+        out,
+        "program: 3 nodes, 2 checks, root n2\n  n0 = check c0\n  n1 = check c1\n  n2 = and n0 n1\n  c0 = ka.verb in (\"create\", \"update\")\n  c1 = ka.uri.param[command] exists\n"
+    );
+}
+
+#[test]
+fn debug_expanded_uses_the_macros_and_lists_of_rules_files() {
+    let rules = temp_file(
+        "rules.yaml",
+        b"- list: writers\n  items: [create, update]\n- macro: kwrite\n  condition: ka.verb in (writers)\n- macro: pod\n  condition: ka.target.resource = pods\n",
+    );
+    let (code, out, err) = kaudit(&["debug", "expanded", "-r", &rules.1, "kwrite and pod"]);
+    assert_eq!(code, ExitCode::SUCCESS, "{err}");
+    assert_eq!(
+        out,
+        "and\n  ka.verb in (create, update)\n  ka.target.resource = pods\n"
+    );
+    let (code, out, _) = kaudit(&["debug", "program", "-r", &rules.1, "kwrite"]);
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert!(
+        out.ends_with("  c0 = ka.verb in (\"create\", \"update\")\n"),
+        "{out}"
+    );
+    // Without the file the macro is unknown.
+    let (code, _, err) = kaudit(&["debug", "expanded", "-r", &rules.1, "kwrite and nosuch"]);
+    assert_eq!(code, ExitCode::FAILURE);
+    assert!(
+        err.contains("Undefined macro 'nosuch' used in filter."),
+        "{err}"
+    );
+}

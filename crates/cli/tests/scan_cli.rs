@@ -237,7 +237,7 @@ fn rules_list_check_fields_and_debug() {
     assert!(out.contains("ka.verb"), "{out}");
     let (code, out, _) = kaudit(&["debug", "program", "ka.verb in (create, update)"]);
     assert_eq!(code, ExitCode::SUCCESS);
-    assert!(out.contains("Program"), "{out}");
+    assert!(out.starts_with("program: "), "{out}");
     let (code, _, err) = kaudit(&["debug", "program", "ka.nope = 1"]);
     assert_eq!(code, ExitCode::FAILURE);
     assert!(err.contains("ka.nope"), "{err}");

@@ -803,7 +803,7 @@ impl<F: fmt::Debug> fmt::Display for Program<F> {
 
 fn write_src<F: fmt::Debug>(f: &mut fmt::Formatter<'_>, s: &Src<F>) -> fmt::Result {
     match s {
-        Src::Field(h) => write!(f, "field {h:?}"),
+        Src::Field(h) => write!(f, "{h:?}"),
         Src::Lit(v) => write!(f, "{:?}", String::from_utf8_lossy(v)),
         Src::List(items) => {
             f.write_str("(")?;
@@ -855,13 +855,22 @@ fn write_test<F: fmt::Debug>(f: &mut fmt::Formatter<'_>, t: &Test<F>) -> fmt::Re
         Test::Exists => f.write_str("exists"),
         Test::Pred(p) => write_pred(f, p),
         Test::Set { all, set } => {
+            let op = if *all { "in" } else { "intersects" };
             let n = match set {
-                ValueSet::Bytes(s) => s.len(),
+                ValueSet::Bytes(s) => {
+                    // Sorted, so the listing is stable.
+                    let mut items: Vec<String> = s
+                        .iter()
+                        .map(|v| format!("{:?}", String::from_utf8_lossy(v)))
+                        .collect();
+                    items.sort();
+                    return write!(f, "{op} ({})", items.join(", "));
+                }
                 ValueSet::Num(s) => s.len(),
                 ValueSet::Ip(s) => s.len(),
                 ValueSet::Net(s) => s.len(),
             };
-            write!(f, "{} set of {n}", if *all { "in" } else { "intersects" })
+            write!(f, "{op} set of {n}")
         }
         Test::PMatch(p) => write!(f, "pmatch {} paths", p.len()),
         Test::Modifier { modifier, preds } => {

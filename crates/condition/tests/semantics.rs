@@ -452,7 +452,7 @@ fn program_listing_is_stable() {
     let p = prog("s.a = x and not l.b in (p, q)");
     assert_eq!(
         p.to_string(),
-        "program: 4 nodes, 2 checks, root n3\n  n0 = check c0\n  n1 = check c1\n  n2 = not n1\n  n3 = and n0 n2\n  c0 = field \"s.a\" bytes= \"x\"\n  c1 = field \"l.b\" (list) in set of 2\n"
+        "program: 4 nodes, 2 checks, root n3\n  n0 = check c0\n  n1 = check c1\n  n2 = not n1\n  n3 = and n0 n2\n  c0 = \"s.a\" bytes= \"x\"\n  c1 = \"l.b\" (list) in (\"p\", \"q\")\n"
     );
 }
 

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::StreamExt;
-use kaudit_event::{AuditEvent, DecodeError, DecodeErrorKind, Framing, Position};
+use kaudit_event::{AuditEvent, Compat, DecodeError, DecodeErrorKind, Framing, Position};
 use kaudit_source::{
     Checkpoint, CheckpointError, CheckpointStore, RecordMeta, Source, SourceError,
 };
@@ -634,7 +634,7 @@ impl<'a> Pipeline<'a> {
                 .offset
                 .map_or(0, |o| usize::try_from(o).unwrap_or(usize::MAX)),
         };
-        for item in decode_record(payload, &self.engine.decode) {
+        for item in decode_record(payload, &self.engine.decode, self.engine.compat) {
             match item {
                 Ok(event) => self.engine.alerts(&event, matches, stats, alerts),
                 Err(e) => {
@@ -951,10 +951,12 @@ impl AckTracker {
 /// `EventList` whose items are each an event), a JSON array of events, or, for a whole
 /// document read at once, any framing [`kaudit_event::detect_framing`] knows.
 ///
-/// Errors carry positions relative to the payload (line 1, offset 0 at its start).
+/// Errors carry positions relative to the payload (line 1, offset 0 at its start). `compat`
+/// says how events are read ([`Compat::Falco`]: what Falco's k8saudit accepts, it accepts).
 pub fn decode_record<'a>(
     payload: &'a [u8],
     opts: &kaudit_event::DecodeOptions,
+    compat: Compat,
 ) -> Vec<Result<AuditEvent<'a>, DecodeError>> {
     let first = payload.iter().position(|b| !b.is_ascii_whitespace());
     let single_line = !payload
@@ -972,9 +974,10 @@ pub fn decode_record<'a>(
                 })];
             }
         };
-        return match kaudit_event::decode_event(text, opts) {
+        let start = Position { line: 1, offset: 0 };
+        return match kaudit_event::decode_event_with(text, start, opts, compat) {
             Ok(ev) if ev.kind.as_ref().is_some_and(|k| k.as_str() == "EventList") => {
-                document(payload, Some(Framing::EventList), opts)
+                document(payload, Some(Framing::EventList), opts, compat)
             }
             other => vec![other],
         };
@@ -982,17 +985,18 @@ pub fn decode_record<'a>(
     if first.is_none() {
         return Vec::new();
     }
-    document(payload, None, opts)
+    document(payload, None, opts, compat)
 }
 
 fn document<'a>(
     payload: &'a [u8],
     framing: Option<Framing>,
     opts: &kaudit_event::DecodeOptions,
+    compat: Compat,
 ) -> Vec<Result<AuditEvent<'a>, DecodeError>> {
     let doc = match framing {
-        Some(f) => kaudit_event::decode_document_as(payload, f, opts),
-        None => kaudit_event::decode_document(payload, opts),
+        Some(f) => kaudit_event::decode_document_as_with(payload, f, opts, compat),
+        None => kaudit_event::decode_document_with(payload, opts, compat),
     };
     match doc {
         Ok(doc) => doc
@@ -1085,12 +1089,21 @@ mod tests {
         let ev = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","verb":"get","stageTimestamp":"2024-01-01T00:00:00Z"}"#;
         let list =
             format!(r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{ev},{ev}]}}"#);
-        assert_eq!(decode_record(list.as_bytes(), &opts).len(), 2);
+        assert_eq!(
+            decode_record(list.as_bytes(), &opts, Compat::Correct).len(),
+            2
+        );
         let array = format!("[{ev},\n{ev},\n{ev}]");
-        assert_eq!(decode_record(array.as_bytes(), &opts).len(), 3);
-        assert_eq!(decode_record(ev.as_bytes(), &opts).len(), 1);
-        assert!(decode_record(b"  \n", &opts).is_empty());
-        let bad = decode_record(b"{\"kind\":", &opts);
+        assert_eq!(
+            decode_record(array.as_bytes(), &opts, Compat::Correct).len(),
+            3
+        );
+        assert_eq!(
+            decode_record(ev.as_bytes(), &opts, Compat::Correct).len(),
+            1
+        );
+        assert!(decode_record(b"  \n", &opts, Compat::Correct).is_empty());
+        let bad = decode_record(b"{\"kind\":", &opts, Compat::Correct);
         assert!(matches!(bad.as_slice(), [Err(_)]));
     }
 }

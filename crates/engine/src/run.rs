@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kaudit_event::{AuditEvent, DecodeOptions, Field};
+use kaudit_event::{AuditEvent, Compat, DecodeOptions, Field};
 
 use crate::alert::AlertRenderer;
 use crate::ruleset::RuleSet;
@@ -71,6 +71,10 @@ pub struct Engine {
     pub renderer: AlertRenderer,
     /// Event decoding options.
     pub decode: DecodeOptions,
+    /// How events are read: [`Compat::Falco`] also reads the events Falco's k8saudit accepts
+    /// that the default refuses (known keys of an unexpected type, lone surrogate escapes).
+    /// Give the rule set's schema the same mode.
+    pub compat: Compat,
 }
 
 impl Engine {

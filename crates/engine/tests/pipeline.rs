@@ -43,6 +43,7 @@ fn engine() -> Engine {
             ..AlertRenderer::default()
         },
         decode: DecodeOptions::default(),
+        compat: kaudit_event::Compat::Correct,
     }
 }
 

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::fields::Compat;
 use crate::model::{AuditEvent, EventList};
 use crate::time::parse_rfc3339_ns;
 
@@ -187,6 +188,59 @@ pub fn decode_event_at<'a>(
     base: Position,
     opts: &DecodeOptions,
 ) -> Result<AuditEvent<'a>, DecodeError> {
+    decode_event_with(text, base, opts, Compat::Correct)
+}
+
+/// Decodes one event from its JSON text for a compat mode.
+///
+/// [`Compat::Correct`] is [`decode_event_at`]. Under [`Compat::Falco`] an event is read the
+/// way Falco's k8saudit reads it: when the strict decoding refuses it for a JSON reason (a
+/// known key of an unexpected type, a string holding a lone UTF-16 surrogate escape) but the
+/// text is a JSON object to Falco's parser, the event is decoded anyway, every such key giving
+/// the text Falco renders for it (a string's text, otherwise compact JSON; an object key like
+/// `user` that is not an object is absent), and strings keep fastjson's unescaping (a lone
+/// `\ud800` stays those six characters). A `kind` or `stageTimestamp` that is not a string is
+/// still an error, since Falco drops such an event too. The strict decoding runs first, so
+/// well-formed events cost the same in both modes.
+///
+/// # Errors
+/// A [`DecodeError`] for oversized, malformed or mistyped input (under [`Compat::Falco`],
+/// only for input Falco does not accept either).
+pub fn decode_event_with<'a>(
+    text: &'a str,
+    base: Position,
+    opts: &DecodeOptions,
+    compat: Compat,
+) -> Result<AuditEvent<'a>, DecodeError> {
+    let falco = compat == Compat::Falco;
+    match decode_strict(text, base, opts) {
+        Ok(mut ev) => {
+            ev.falco = falco;
+            finish(ev, text, base)
+        }
+        Err(e) if falco && matches!(e.kind, DecodeErrorKind::Json(_)) => {
+            let loose = too_deep(text, MAX_DEPTH)
+                .is_none()
+                .then(|| crate::falco::decode_loose(text))
+                .flatten();
+            match loose {
+                Some(mut ev) => {
+                    ev.falco = true;
+                    finish(ev, text, base)
+                }
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The strict serde decoding of one event, with the size, shape and depth checks.
+fn decode_strict<'a>(
+    text: &'a str,
+    base: Position,
+    opts: &DecodeOptions,
+) -> Result<AuditEvent<'a>, DecodeError> {
     let err = |kind| DecodeError {
         line: base.line,
         offset: base.offset,
@@ -205,7 +259,7 @@ pub fn decode_event_at<'a>(
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = AuditEvent::deserialize(crate::firstwins::FirstWins(&mut de))
         .and_then(|ev| de.end().map(|()| ev));
-    let mut ev: AuditEvent<'a> = parsed.map_err(|e| json_error(text, base, &e))?;
+    let ev: AuditEvent<'a> = parsed.map_err(|e| json_error(text, base, &e))?;
     let raws = [
         ev.request_object,
         ev.response_object,
@@ -229,6 +283,20 @@ pub fn decode_event_at<'a>(
             });
         }
     }
+    Ok(ev)
+}
+
+/// Checks the object is an audit event, then sets its own text and its time.
+fn finish<'a>(
+    mut ev: AuditEvent<'a>,
+    text: &'a str,
+    base: Position,
+) -> Result<AuditEvent<'a>, DecodeError> {
+    let err = |kind| DecodeError {
+        line: base.line,
+        offset: base.offset,
+        kind,
+    };
     if let Some(reason) = not_audit_event(&ev) {
         return Err(err(DecodeErrorKind::NotAuditEvent(reason)));
     }
@@ -318,16 +386,24 @@ pub struct JsonLines<'a> {
     pos: usize,
     line: usize,
     opts: DecodeOptions,
+    compat: Compat,
 }
 
 /// Iterates the events of a JSON-lines buffer (one event per line, `\n` or `\r\n`).
 #[must_use]
 pub fn json_lines(buf: &[u8], opts: DecodeOptions) -> JsonLines<'_> {
+    json_lines_with(buf, opts, Compat::Correct)
+}
+
+/// [`json_lines`] decoding each line for a compat mode (see [`decode_event_with`]).
+#[must_use]
+pub fn json_lines_with(buf: &[u8], opts: DecodeOptions, compat: Compat) -> JsonLines<'_> {
     JsonLines {
         buf,
         pos: 0,
         line: 0,
         opts,
+        compat,
     }
 }
 
@@ -372,7 +448,7 @@ impl<'a> Iterator for JsonLines<'a> {
                     }));
                 }
             };
-            return Some(decode_event_at(text, at, &self.opts).map(|ev| (at, ev)));
+            return Some(decode_event_with(text, at, &self.opts, self.compat).map(|ev| (at, ev)));
         }
         None
     }
@@ -456,6 +532,18 @@ pub fn decode_document<'a>(
     decode_document_as(buf, detect_framing(buf), opts)
 }
 
+/// [`decode_document`] decoding each event for a compat mode (see [`decode_event_with`]).
+///
+/// # Errors
+/// See [`decode_document`].
+pub fn decode_document_with<'a>(
+    buf: &'a [u8],
+    opts: &DecodeOptions,
+    compat: Compat,
+) -> Result<Document<'a>, DecodeError> {
+    decode_document_as_with(buf, detect_framing(buf), opts, compat)
+}
+
 /// Decodes a whole document with a given framing.
 ///
 /// # Errors
@@ -465,10 +553,23 @@ pub fn decode_document_as<'a>(
     framing: Framing,
     opts: &DecodeOptions,
 ) -> Result<Document<'a>, DecodeError> {
+    decode_document_as_with(buf, framing, opts, Compat::Correct)
+}
+
+/// [`decode_document_as`] decoding each event for a compat mode (see [`decode_event_with`]).
+///
+/// # Errors
+/// See [`decode_document`].
+pub fn decode_document_as_with<'a>(
+    buf: &'a [u8],
+    framing: Framing,
+    opts: &DecodeOptions,
+    compat: Compat,
+) -> Result<Document<'a>, DecodeError> {
     if framing == Framing::JsonLines {
         return Ok(Document {
             framing,
-            events: json_lines(buf, *opts).collect(),
+            events: json_lines_with(buf, *opts, compat).collect(),
         });
     }
     let text = std::str::from_utf8(buf).map_err(|e| {
@@ -482,7 +583,7 @@ pub fn decode_document_as<'a>(
     let base = Position { line: 1, offset: 0 };
     let items: Vec<&'a RawValue> = match framing {
         Framing::Event => {
-            let ev = decode_event_at(text, base, opts).map(|e| (at_start(text, base), e));
+            let ev = decode_event_with(text, base, opts, compat).map(|e| (at_start(text, base), e));
             return Ok(Document {
                 framing,
                 events: vec![ev],
@@ -506,7 +607,10 @@ pub fn decode_document_as<'a>(
                 line: line_of(buf, offset),
                 offset,
             };
-            decode_event_at(item, at, opts).map(|e| (at, e))
+            decode_event_with(item, at, opts, compat).map(|mut e| {
+                e.list_item = framing == Framing::EventList;
+                (at, e)
+            })
         })
         .collect();
     Ok(Document { framing, events })

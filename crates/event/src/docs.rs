@@ -88,5 +88,29 @@ pub fn fields_markdown() -> String {
         "- The event time is `stageTimestamp`; without it, `requestReceivedTimestamp`, then the `v1beta1` \
          `timestamp`, else 0.\n",
     );
+    s.push_str(
+        "- Under Falco compat, every per-container, volume and rule field walks the request the way \
+         k8saudit does: before each key an array is fanned out or, with `[N]`, replaced by element N, and \
+         the key is then read from that element whatever it is. So with an index, a nested array (e.g. \
+         `containers: [[{...}]]`) has no `image` and the field is missing (by default `[N]` selects element \
+         N of every array on the way), and a `requestObject` that is an array is fanned out like any other \
+         array (by default it has no `spec`). `ka.req.container.privileged` and `ka.req.volume.hostpath` are \
+         then missing only when that walk fails.\n",
+    );
+    s.push_str(
+        "- Under Falco compat, an event Falco accepts but the strict decoding refuses is decoded the way \
+         Falco reads it: a known key of an unexpected type gives the text Falco renders for it (a \
+         `user.username` object gives its compact JSON, a numeric `objectRef.subresource` its number \
+         text), a key that must be an object (`user`, `objectRef`, ...) is absent when it is not one, and a \
+         lone UTF-16 surrogate escape such as `\\ud800` stays those six characters (fastjson keeps what it \
+         cannot decode). By default such an event is a reported decode error. A `kind` or \
+         `stageTimestamp` that is not a string is an error in both modes (Falco drops the event too).\n",
+    );
+    s.push_str(
+        "- `ka.uri.param` follows Go's `url.Parse` in both modes: besides control characters and bad `%` \
+         escapes, a URI starting with `:`, a first path segment holding `:` without a scheme, a bad port or \
+         host character after `//`, or bad user info make it missing; with a scheme and no leading `/` the \
+         rest is opaque and only the query is read.\n",
+    );
     s
 }

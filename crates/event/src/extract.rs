@@ -45,11 +45,68 @@ fn walk<'n, 'a>(
     }
 }
 
+/// k8saudit's own walk (`getValuesRecursive`), for [`Compat::Falco`]. Before each key, an
+/// array is fanned out (each element walks the rest of the path, one lacking it gives a `None`
+/// placeholder) or, with an index, replaced by its element N, and the key is then read from
+/// that element directly, arrays or not (fastjson's `Get`: an array takes the key as a Go
+/// `Atoi` index, so a nested array has no `image`). An empty key reads the value itself.
+/// `None` is upstream's "not available": the path is missing where no fan-out happened.
+fn gvr<'n, 'a>(
+    root: Option<&'n Node<'a>>,
+    path: &[&str],
+    idx: Option<usize>,
+) -> Option<Vec<Option<&'n Node<'a>>>> {
+    let mut out = Vec::new();
+    gvr_into(root?, path, idx, &mut out).then_some(out)
+}
+
+fn gvr_into<'n, 'a>(
+    mut v: &'n Node<'a>,
+    path: &[&str],
+    idx: Option<usize>,
+    out: &mut Vec<Option<&'n Node<'a>>>,
+) -> bool {
+    for (i, k) in path.iter().enumerate() {
+        if let Node::Arr { items, .. } = v {
+            match idx {
+                None => {
+                    for e in items {
+                        // A failing element pushes nothing before failing (it fails only
+                        // before it fans out), so its placeholder goes in its place.
+                        if !gvr_into(e, &path[i..], None, out) {
+                            out.push(None);
+                        }
+                    }
+                    return true;
+                }
+                Some(n) => match items.get(n) {
+                    Some(e) => v = e,
+                    None => return false,
+                },
+            }
+        }
+        if !k.is_empty() {
+            match json::get_falco(v, k) {
+                Some(c) => v = c,
+                None => return false,
+            }
+        }
+    }
+    out.push(Some(v));
+    true
+}
+
+/// `R(path)`: our walk ([`walk`]) by default, k8saudit's ([`gvr`]) under compat, where
+/// "not available" is one `None` (Strict and SkipNil treat both alike).
 fn recursive<'n, 'a>(
     root: Option<&'n Node<'a>>,
     path: &[&str],
     idx: Option<usize>,
+    falco: bool,
 ) -> Vec<Option<&'n Node<'a>>> {
+    if falco {
+        return gvr(root, path, idx).unwrap_or_else(|| vec![None]);
+    }
     let mut v = Vec::new();
     match root {
         Some(r) => walk(r, path, idx, &mut v),
@@ -112,10 +169,21 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
     let ns = ev.timestamp_ns();
     match field.extractor {
         E::JsonValue => {
+            let falco = field.compat == Compat::Falco;
             if let (Some(doc), FieldArg::Pointer(p)) = (ev.document_tree(), &field.arg)
-                && let Some(n) = json::pointer(doc, p)
+                && let Some(n) = if falco {
+                    json::pointer_falco(doc, p)
+                } else {
+                    json::pointer(doc, p)
+                }
             {
                 push(out, n.to_falco_string());
+            }
+            return;
+        }
+        E::JsonObj if field.compat == Compat::Falco => {
+            if let Some(text) = crate::falco::stored_payload(ev) {
+                push(out, Cow::Owned(json::indent(&text)));
             }
             return;
         }
@@ -173,7 +241,7 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
             }
         }
         E::UserAgent => push_text(out, ev.user_agent.as_ref()),
-        E::SourceIps if falco => rules_key(req(), "sourceIPs", idx, out),
+        E::SourceIps if falco => rules_key(req(), "sourceIPs", idx, falco, out),
         E::SourceIps => {
             let ips = ev.source_ips.iter().flatten();
             match idx {
@@ -198,8 +266,11 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
         }
         E::RespName => resp_name(ev, out),
         E::ResponseCode => {
-            if let Some(c) = ev.response_status.as_ref().and_then(|r| r.code) {
-                push(out, Cow::Borrowed(c.0));
+            if let Some(r) = ev.response_status.as_ref() {
+                match (r.code, r.code_text.as_ref()) {
+                    (Some(c), _) => push(out, Cow::Borrowed(c.0)),
+                    (None, t) => push_text(out, t),
+                }
             }
         }
         E::ResponseReason => push_text(
@@ -215,11 +286,11 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
         E::SubjectHasName => push(out, Cow::Borrowed("true")),
         E::ConfigMapObj => scalar(req_path(&["data"]), out),
         E::RoleRules => list(req_path(&["rules"]), out),
-        E::RoleRulesKey(k) => rules_key(req(), k, idx, out),
+        E::RoleRulesKey(k) => rules_key(req(), k, idx, falco, out),
         E::Request(p) => scalar(req_path(p), out),
         E::RequestList(p) => list(req_path(p), out),
         E::ServicePorts if falco => {
-            for v in skip_nil(recursive(req(), &["spec", "ports"], idx)) {
+            for v in skip_nil(recursive(req(), &["spec", "ports"], idx, falco)) {
                 push(out, v.to_falco_string());
             }
         }
@@ -236,11 +307,35 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
             }
         }
         E::Volumes(path) => {
-            for v in skip_nil(recursive(req(), path, idx)) {
+            for v in skip_nil(recursive(req(), path, idx, falco)) {
                 push(out, v.to_falco_string());
             }
         }
+        E::VolumeType if falco => {
+            // Upstream visits the keys of every walked volume that is an object and skips the
+            // others; where it would meet a placeholder (a `requestObject` array whose element
+            // lacks `spec.volumes`) it panics, and we skip that too.
+            for v in gvr(req(), &["spec", "volumes", ""], idx)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(Node::Obj { entries, .. }) = v {
+                    for (k, _) in entries {
+                        if k != "name" {
+                            push(out, Cow::Borrowed(k.as_ref()));
+                        }
+                    }
+                }
+            }
+        }
         E::VolumeType => volume_types(req_path(&["spec", "volumes"]), idx, out),
+        E::VolumeHostPath if falco => {
+            let Some(vals) = gvr(req(), &["spec", "volumes", "hostPath", "path"], None) else {
+                return;
+            };
+            let hit = host_path_hit(skip_nil(vals), key(&field.arg));
+            push(out, Cow::Borrowed(if hit { "true" } else { "false" }));
+        }
         E::VolumeHostPath => {
             if req_path(&["spec", "volumes"])
                 .and_then(Node::as_array)
@@ -248,23 +343,17 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
             {
                 return;
             }
-            let arg = key(&field.arg);
-            let hit = skip_nil(recursive(
-                req(),
-                &["spec", "volumes", "hostPath", "path"],
-                None,
-            ))
-            .any(|v| {
-                let v = v.to_falco_string();
-                match arg.strip_suffix('*') {
-                    Some(prefix) => v.starts_with(prefix),
-                    None => v == arg,
-                }
-            });
+            let vals = recursive(req(), &["spec", "volumes", "hostPath", "path"], None, false);
+            let hit = host_path_hit(skip_nil(vals), key(&field.arg));
             push(out, Cow::Borrowed(if hit { "true" } else { "false" }));
         }
         E::FirstContainerImage | E::FirstContainerRepository => {
-            let images = strict(recursive(req(), &["spec", "containers", "image"], Some(0)));
+            let images = strict(recursive(
+                req(),
+                &["spec", "containers", "image"],
+                Some(0),
+                falco,
+            ));
             if let Some(first) = images.as_ref().and_then(|v| v.first()) {
                 let img = first.to_falco_string();
                 if field.extractor == E::FirstContainerImage {
@@ -272,6 +361,13 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
                 } else {
                     push(out, repo_of(img, falco));
                 }
+            }
+        }
+        E::AnyContainerPrivileged if falco => {
+            let path = ["spec", "containers", "securityContext", "privileged"];
+            if let Some(vals) = gvr(req(), &path, None) {
+                let any = vals.contains(&Some(&Node::Bool(true)));
+                push(out, Cow::Borrowed(if any { "true" } else { "false" }));
             }
         }
         E::AnyContainerPrivileged => {
@@ -286,6 +382,18 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
         E::Pod(cl, pf) => pod(req(), cl, pf, idx, falco, out),
         _ => {}
     }
+}
+
+/// `ka.req.volume.hostpath`: a path equal to the argument, or starting with it when the
+/// argument ends with `*`.
+fn host_path_hit<'n, 'a: 'n>(mut paths: impl Iterator<Item = &'n Node<'a>>, arg: &str) -> bool {
+    paths.any(|v| {
+        let v = v.to_falco_string();
+        match arg.strip_suffix('*') {
+            Some(prefix) => v.starts_with(prefix),
+            None => v == arg,
+        }
+    })
 }
 
 fn resp_name<'a>(ev: &'a AuditEvent<'_>, out: &mut Values<'a>) {
@@ -311,8 +419,14 @@ fn list<'a>(n: Option<&'a Node<'_>>, out: &mut Values<'a>) {
 }
 
 /// `R(requestObject.rules.<key>)`: array results flattened, other values ignored.
-fn rules_key<'a>(req: Option<&'a Node<'_>>, k: &str, idx: Option<usize>, out: &mut Values<'a>) {
-    for v in skip_nil(recursive(req, &["rules", k], idx)) {
+fn rules_key<'a>(
+    req: Option<&'a Node<'_>>,
+    k: &str,
+    idx: Option<usize>,
+    falco: bool,
+    out: &mut Values<'a>,
+) {
+    for v in skip_nil(recursive(req, &["rules", k], idx, falco)) {
         if let Some(items) = v.as_array() {
             items.iter().for_each(|e| push(out, e.to_falco_string()));
         }
@@ -403,6 +517,29 @@ fn containers<'n, 'a>(
     }
 }
 
+/// Upstream's `command` / `args`: every walked value that is present must be an array of
+/// strings (joined with spaces), else the field is missing; placeholders are skipped.
+fn joined_falco<'a>(vals: Option<Vec<Option<&'a Node<'_>>>>, out: &mut Values<'a>) {
+    let mut res = Values::new();
+    for v in vals.into_iter().flatten().flatten() {
+        let Some(items) = v.as_array() else {
+            return;
+        };
+        let mut joined = String::new();
+        for (n, it) in items.iter().enumerate() {
+            let Some(s) = it.as_str() else {
+                return;
+            };
+            if n > 0 {
+                joined.push(' ');
+            }
+            joined.push_str(s);
+        }
+        res.push(Value::Str(Cow::Owned(joined)));
+    }
+    out.extend(res);
+}
+
 fn pod<'a>(
     req: Option<&'a Node<'_>>,
     cl: ContainerList,
@@ -419,7 +556,7 @@ fn pod<'a>(
             } else {
                 "image"
             };
-            if let Some(vals) = strict(recursive(req, &["spec", key, leaf], idx)) {
+            if let Some(vals) = strict(recursive(req, &["spec", key, leaf], idx, falco)) {
                 for v in vals {
                     let s = v.to_falco_string();
                     push(
@@ -439,6 +576,9 @@ fn pod<'a>(
             } else {
                 "args"
             };
+            if falco {
+                return joined_falco(gvr(req, &["spec", key, leaf], idx), out);
+            }
             let Some(cs) = containers(req, cl, idx) else {
                 return;
             };
@@ -465,7 +605,12 @@ fn pod<'a>(
             out.extend(vals);
         }
         PodField::SecurityContext(k) => {
-            for v in skip_nil(recursive(req, &["spec", key, "securityContext", k], idx)) {
+            for v in skip_nil(recursive(
+                req,
+                &["spec", key, "securityContext", k],
+                idx,
+                falco,
+            )) {
                 push(out, v.to_falco_string());
             }
         }
@@ -474,6 +619,7 @@ fn pod<'a>(
                 req,
                 &["spec", key, "securityContext", "capabilities", "add"],
                 idx,
+                falco,
             )) {
                 match v.as_array() {
                     Some(items) if !falco => {
@@ -489,23 +635,45 @@ fn pod<'a>(
             } else {
                 "runAsGroup"
             };
+            if falco {
+                // Upstream reads `<list>[*].<k>` with its walk: with an index, a container
+                // without a top-level `<k>` makes the walk fail (missing); without one, it is a
+                // placeholder that takes the pod value `spec.<k>`, else "0".
+                let Some(vals) = gvr(req, &["spec", key, k], idx) else {
+                    return;
+                };
+                let pod_level = req.and_then(|r| r.path(&["spec", k]));
+                for v in vals {
+                    match v.or(pod_level) {
+                        Some(v) => push(out, v.to_falco_string()),
+                        None => push(out, Cow::Borrowed("0")),
+                    }
+                }
+                return;
+            }
             let Some(cs) = containers(req, cl, idx) else {
                 return;
             };
-            let pod_level = if falco {
-                req.and_then(|r| r.path(&["spec", k]))
-            } else {
-                req.and_then(|r| r.path(&["spec", "securityContext", k]))
-            };
+            let pod_level = req.and_then(|r| r.path(&["spec", "securityContext", k]));
             for c in cs {
-                let own = if falco {
-                    c.member(k)
-                } else {
-                    c.path(&["securityContext", k])
-                };
-                match own.or(pod_level) {
+                match c.path(&["securityContext", k]).or(pod_level) {
                     Some(v) => push(out, v.to_falco_string()),
                     None => push(out, Cow::Borrowed("0")),
+                }
+            }
+        }
+        PodField::HostPort if falco => {
+            let Some(vals) = gvr(req, &["spec", key, "ports"], idx) else {
+                return;
+            };
+            for ports in vals.into_iter().flatten() {
+                let Some(ports) = ports.as_array() else {
+                    continue;
+                };
+                for p in ports {
+                    if let Some(v) = p.member("hostPort").or_else(|| p.member("containerPort")) {
+                        push(out, v.to_falco_string());
+                    }
                 }
             }
         }
@@ -518,12 +686,7 @@ fn pod<'a>(
                     continue;
                 };
                 for p in ports {
-                    let v = if falco {
-                        p.member("hostPort").or_else(|| p.member("containerPort"))
-                    } else {
-                        p.member("hostPort")
-                    };
-                    if let Some(v) = v {
+                    if let Some(v) = p.member("hostPort") {
                         push(out, v.to_falco_string());
                     }
                 }

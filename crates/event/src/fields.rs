@@ -2,6 +2,7 @@
 //! description and extractor. [`K8sAuditSchema`] resolves names against it at compile time.
 
 use kaudit_condition::{FieldError, FieldInfo, Schema, ValueType};
+use std::fmt;
 
 /// Which behaviour to use for the fields where Falco's k8saudit 0.18.0 has an acknowledged
 /// extraction bug.
@@ -238,8 +239,13 @@ use Extractor as E;
 
 const SOURCEIPS_BUG: &str = "reads `requestObject.rules[*].sourceIPs` (falcosecurity/plugins#236), so it is missing on real events";
 const ADDCAPS_BUG: &str = "one value per container: the whole `add` array as JSON text, e.g. `[\"NET_ADMIN\",\"SYS_TIME\"]`";
-const EFFUSER_BUG: &str = "reads `spec.runAsUser` and `<list>[*].runAsUser` without `securityContext`, so it is \"0\" for every container";
-const EFFGROUP_BUG: &str = "reads `spec.runAsGroup` and `<list>[*].runAsGroup` without `securityContext`, so it is \"0\" for every container";
+const EFFUSER_BUG: &str = "reads `spec.runAsUser` and `<list>[*].runAsUser` without `securityContext`, so it is \"0\" for every container; with an index `[N]` it is missing unless container N itself has a top-level `runAsUser` key";
+const EFFGROUP_BUG: &str = "reads `spec.runAsGroup` and `<list>[*].runAsGroup` without `securityContext`, so it is \"0\" for every container; with an index `[N]` it is missing unless container N itself has a top-level `runAsGroup` key";
+const CMD_BUG: &str = "also reads the key when the list is an object rather than an array (upstream's walk reads a key of any object it reaches)";
+const VOLTYPE_BUG: &str =
+    "a volume that is not an object is skipped, not a reason for the whole field to be missing";
+const JSONVALUE_BUG: &str = "one leading `/` is dropped and the rest split on every `/`, so a lone `/` looks up the key `\"\"` (missing) instead of the whole event; an array index is read like Go's `strconv.Atoi`, so `+0`, `-0` and `00` select element 0";
+const JSONOBJ_BUG: &str = "the event as Falco stores it: `kind` (except in an `EventList` item) and `stageTimestamp` with their escapes undone, e.g. `\"\\u0045vent\"` shows as `\"Event\"`; missing when a string holds a raw control character or an unknown escape (Go's `json.Indent` refuses it)";
 const HOSTPORT_BUG: &str = "per port: `hostPort`, or `containerPort` when there is no `hostPort`";
 const REPO_BUG: &str = "cuts at the first `:` then the first `@`, so `reg:5000/app:v1` gives `reg`";
 const PORTS_BUG: &str = "one value: the whole `ports` array as JSON text; the index is ignored";
@@ -250,8 +256,8 @@ macro_rules! pod_fields {
             f(concat!("ka.req.pod.", $l, ".name"), true, Index, concat!("Names of the pod's ", $what, " (missing if one lacks a name)."), E::Pod($cl, PodField::Name)),
             f(concat!("ka.req.pod.", $l, ".image"), true, Index, concat!("Images of the pod's ", $what, " (missing if one lacks an image)."), E::Pod($cl, PodField::Image)),
             bug(f(concat!("ka.req.pod.", $l, ".image.repository"), true, Index, concat!("Repository part of each image of the pod's ", $what, ": the image without its `:tag` and `@digest` (a registry port is kept: `reg:5000/app:v1` gives `reg:5000/app`)."), E::Pod($cl, PodField::ImageRepository)), REPO_BUG),
-            f(concat!("ka.req.pod.", $l, ".command"), true, Index, concat!("For each of the ", $what, " with a `command`, its elements joined with single spaces."), E::Pod($cl, PodField::Command)),
-            f(concat!("ka.req.pod.", $l, ".args"), true, Index, concat!("For each of the ", $what, " with `args`, its elements joined with single spaces."), E::Pod($cl, PodField::Args)),
+            bug(f(concat!("ka.req.pod.", $l, ".command"), true, Index, concat!("For each of the ", $what, " with a `command`, its elements joined with single spaces."), E::Pod($cl, PodField::Command)), CMD_BUG),
+            bug(f(concat!("ka.req.pod.", $l, ".args"), true, Index, concat!("For each of the ", $what, " with `args`, its elements joined with single spaces."), E::Pod($cl, PodField::Args)), CMD_BUG),
             f(concat!("ka.req.pod.", $l, ".privileged"), true, Index, concat!("`securityContext.privileged` of the ", $what, " that set it."), E::Pod($cl, PodField::SecurityContext("privileged"))),
             f(concat!("ka.req.pod.", $l, ".allow_privilege_escalation"), true, Index, concat!("`securityContext.allowPrivilegeEscalation` of the ", $what, " that set it."), E::Pod($cl, PodField::SecurityContext("allowPrivilegeEscalation"))),
             f(concat!("ka.req.pod.", $l, ".read_only_fs"), true, Index, concat!("`securityContext.readOnlyRootFilesystem` of the ", $what, " that set it."), E::Pod($cl, PodField::SecurityContext("readOnlyRootFilesystem"))),
@@ -629,12 +635,15 @@ const BASE: [FieldDef; 56] = [
         "For a pod, the driver of every flexVolume; `[N]` selects volume N.",
         E::Volumes(&["spec", "volumes", "flexVolume", "driver"]),
     ),
-    f(
-        "ka.req.pod.volumes.volume_type",
-        true,
-        Index,
-        "For a pod, for each volume, every key other than `name` (`hostPath`, `configMap`, ...).",
-        E::VolumeType,
+    bug(
+        f(
+            "ka.req.pod.volumes.volume_type",
+            true,
+            Index,
+            "For a pod, for each volume, every key other than `name` (`hostPath`, `configMap`, ...); missing if a volume is not an object.",
+            E::VolumeType,
+        ),
+        VOLTYPE_BUG,
     ),
     f(
         "ka.req.volume.hostpath",
@@ -692,19 +701,25 @@ const TAIL: [FieldDef; 19] = [
         ),
         HOSTPORT_BUG,
     ),
-    f(
-        "json.value",
-        false,
-        RequiredKey,
-        "The value at a JSON pointer in the event (leading `/` optional, `~1` and `~0` escapes, decimal array indices): a string gives its text, anything else compact JSON.",
-        E::JsonValue,
+    bug(
+        f(
+            "json.value",
+            false,
+            RequiredKey,
+            "The value at a JSON pointer in the event (leading `/` optional, `~1` and `~0` escapes, decimal array indices; an empty pointer or a lone `/` is the whole event): a string gives its text, anything else compact JSON.",
+            E::JsonValue,
+        ),
+        JSONVALUE_BUG,
     ),
-    f(
-        "json.obj",
-        false,
-        NoArg,
-        "The whole event JSON, pretty-printed with two-space indentation.",
-        E::JsonObj,
+    bug(
+        f(
+            "json.obj",
+            false,
+            NoArg,
+            "The whole event JSON as it appears in the input, pretty-printed with two-space indentation.",
+            E::JsonObj,
+        ),
+        JSONOBJ_BUG,
     ),
     f(
         "json.rawtime",
@@ -713,14 +728,20 @@ const TAIL: [FieldDef; 19] = [
         "The event time in nanoseconds since the epoch, as decimal text.",
         E::JsonRawTime,
     ),
-    f(
-        "jevt.value",
-        false,
-        RequiredKey,
-        "Alias of `json.value`.",
-        E::JsonValue,
+    bug(
+        f(
+            "jevt.value",
+            false,
+            RequiredKey,
+            "Alias of `json.value`.",
+            E::JsonValue,
+        ),
+        JSONVALUE_BUG,
     ),
-    f("jevt.obj", false, NoArg, "Alias of `json.obj`.", E::JsonObj),
+    bug(
+        f("jevt.obj", false, NoArg, "Alias of `json.obj`.", E::JsonObj),
+        JSONOBJ_BUG,
+    ),
     f(
         "jevt.rawtime",
         false,
@@ -861,12 +882,38 @@ pub enum FieldArg {
 }
 
 /// A compiled field: the extractor, its parsed argument and the compat mode.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Its `Debug` form is the field as written in a condition (`ka.uri.param[command]`,
+/// `jevt.value[/spec/hostPID]`), with ` (falco)` under [`Compat::Falco`]: compiled-program
+/// listings (`kaudit debug program`) stay readable.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Field {
     pub(crate) def: u16,
     pub(crate) extractor: Extractor,
     pub(crate) arg: FieldArg,
     pub(crate) compat: Compat,
+}
+
+impl fmt::Debug for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.def().name)?;
+        match &self.arg {
+            FieldArg::None => {}
+            FieldArg::Index(i) => write!(f, "[{i}]")?,
+            FieldArg::Key(k) => write!(f, "[{k}]")?,
+            FieldArg::Pointer(parts) => {
+                f.write_str("[")?;
+                for p in parts {
+                    write!(f, "/{}", p.replace('~', "~0").replace('/', "~1"))?;
+                }
+                f.write_str("]")?;
+            }
+        }
+        if self.compat == Compat::Falco {
+            f.write_str(" (falco)")?;
+        }
+        Ok(())
+    }
 }
 
 impl Field {
@@ -954,7 +1001,12 @@ impl Schema for K8sAuditSchema {
             }
             (ArgKind::RequiredKey, None) => return Err(FieldError::ArgumentRequired),
             (ArgKind::RequiredKey, Some(a)) if def.extractor == Extractor::JsonValue => {
-                FieldArg::Pointer(crate::json::split_pointer(a).into_boxed_slice())
+                let tokens = if self.compat == Compat::Falco {
+                    crate::json::split_pointer_falco(a)
+                } else {
+                    crate::json::split_pointer(a)
+                };
+                FieldArg::Pointer(tokens.into_boxed_slice())
             }
             (ArgKind::RequiredKey, Some(a)) => FieldArg::Key(a.into()),
         };
@@ -1046,7 +1098,7 @@ mod tests {
         );
         assert_eq!(
             FIELDS.iter().filter(|d| d.falco_differs.is_some()).count(),
-            17
+            28
         );
         for d in &FIELDS {
             assert!(d.desc.ends_with('.'), "{}", d.name);

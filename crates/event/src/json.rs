@@ -47,10 +47,26 @@ impl<'a> Node<'a> {
     /// Parses one JSON value (surrounding whitespace allowed). `None` on any syntax error.
     #[must_use]
     pub fn parse(text: &'a str) -> Option<Node<'a>> {
+        Self::parse_with(text, false)
+    }
+
+    /// Parses one JSON value the way Falco's parser (fastjson) reads it: string escapes are
+    /// undone on a best-effort basis instead of being errors. A lone UTF-16 surrogate escape
+    /// (`\ud800` not followed by a `\uXXXX` escape) stays as its six characters, a surrogate
+    /// followed by a `\uXXXX` that does not complete a pair becomes U+FFFD (both escapes are
+    /// consumed), an unknown escape (`\x`) or a short / non-hex `\u` keeps its backslash, and
+    /// raw control characters are accepted. Everything else is as [`Node::parse`].
+    #[must_use]
+    pub fn parse_falco(text: &'a str) -> Option<Node<'a>> {
+        Self::parse_with(text, true)
+    }
+
+    fn parse_with(text: &'a str, falco: bool) -> Option<Node<'a>> {
         let mut p = Parser {
             s: text,
             b: text.as_bytes(),
             i: 0,
+            falco,
         };
         p.ws();
         let v = p.value(0)?;
@@ -258,6 +274,54 @@ pub fn pointer<'n, 'a>(root: &'n Node<'a>, tokens: &[Box<str>]) -> Option<&'n No
     })
 }
 
+/// fastjson's `Value.Get(key)` on one value: an object member (first duplicate wins); on an
+/// array, the key read with Go's `strconv.Atoi` (an optional sign, then decimal digits, so
+/// `+0`, `-0` and `007` are indices too; negative or out of range gives nothing).
+#[must_use]
+pub fn get_falco<'n, 'a>(n: &'n Node<'a>, key: &str) -> Option<&'n Node<'a>> {
+    match n {
+        Node::Obj { .. } => n.member(key),
+        Node::Arr { items, .. } => go_atoi_index(key).and_then(|i| items.get(i)),
+        _ => None,
+    }
+}
+
+/// An array index read with Go's `strconv.Atoi`: `[+-]?[0-9]+` fitting an `int` (64 bits);
+/// `None` when it does not parse or is negative.
+fn go_atoi_index(key: &str) -> Option<usize> {
+    let (neg, digits) = match key.as_bytes().first()? {
+        b'+' => (false, &key[1..]),
+        b'-' => (true, &key[1..]),
+        _ => (false, key),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v: i64 = digits.parse().ok()?;
+    if neg && v != 0 {
+        return None;
+    }
+    usize::try_from(v).ok()
+}
+
+/// Resolves a JSON pointer split by [`split_pointer_falco`] the way the json plugin does:
+/// [`get_falco`] for every token.
+#[must_use]
+pub fn pointer_falco<'n, 'a>(root: &'n Node<'a>, tokens: &[Box<str>]) -> Option<&'n Node<'a>> {
+    tokens.iter().try_fold(root, |n, t| get_falco(n, t))
+}
+
+/// Splits a JSON pointer the way the json plugin 0.7.4 does: one leading `/` is dropped, then
+/// the rest is split on every `/` (so a lone `/` is the one token `""`, the key `""`), and
+/// `~1` then `~0` are undone in each token.
+#[must_use]
+pub fn split_pointer_falco(ptr: &str) -> Vec<Box<str>> {
+    let p = ptr.strip_prefix('/').unwrap_or(ptr);
+    p.split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~").into_boxed_str())
+        .collect()
+}
+
 /// Splits a JSON pointer: a leading `/` is optional, `~1` is `/`, `~0` is `~`. An empty pointer
 /// (or a lone `/`) addresses the whole document.
 #[must_use]
@@ -275,6 +339,8 @@ struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    /// fastjson's best-effort string unescaping ([`Node::parse_falco`]).
+    falco: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -399,6 +465,11 @@ impl<'a> Parser<'a> {
                     self.i += 1;
                     return Some(Cow::Owned(out));
                 }
+                b'\\' if self.falco => {
+                    let e = *self.b.get(self.i + 1)?;
+                    self.i += 2;
+                    self.escape_falco(e, &mut out);
+                }
                 b'\\' => {
                     let e = *self.b.get(self.i + 1)?;
                     self.i += 2;
@@ -441,6 +512,72 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+    }
+
+    /// fastjson's `unescapeStringBestEffort` for the escape `\\e` (already consumed).
+    fn escape_falco(&mut self, e: u8, out: &mut String) {
+        match e {
+            b'"' => out.push('"'),
+            b'\\' => out.push('\\'),
+            b'/' => out.push('/'),
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'u' => {
+                let Some(x) = self.peek_hex4(self.i) else {
+                    // Too short or not hex: the `\\u` stays, the rest is read as text.
+                    out.push_str("\\u");
+                    return;
+                };
+                let xs = &self.s[self.i..self.i + 4];
+                self.i += 4;
+                if !(0xD800..0xE000).contains(&x) {
+                    out.push(char::from_u32(x).unwrap_or('\u{FFFD}'));
+                    return;
+                }
+                let paired =
+                    self.b.get(self.i) == Some(&b'\\') && self.b.get(self.i + 1) == Some(&b'u');
+                match self.peek_hex4(self.i + 2).filter(|_| paired) {
+                    Some(x1) => {
+                        // Go's utf16.DecodeRune: U+FFFD unless a high then a low surrogate.
+                        let c = if (0xD800..0xDC00).contains(&x) && (0xDC00..0xE000).contains(&x1) {
+                            char::from_u32(0x10000 + ((x - 0xD800) << 10) + (x1 - 0xDC00))
+                        } else {
+                            None
+                        };
+                        out.push(c.unwrap_or('\u{FFFD}'));
+                        self.i += 6;
+                    }
+                    None => {
+                        out.push_str("\\u");
+                        out.push_str(xs);
+                    }
+                }
+            }
+            _ => {
+                // Unknown escape: kept as it is. The escaped byte may start a multi-byte
+                // character, so copy the whole character.
+                out.push('\\');
+                let start = self.i - 1;
+                let end = (start + 1..=self.s.len())
+                    .find(|&j| self.s.is_char_boundary(j))
+                    .unwrap_or(self.s.len());
+                out.push_str(&self.s[start..end]);
+                self.i = end;
+            }
+        }
+    }
+
+    /// Four hex digits at `at` (Go's `strconv.ParseUint(s, 16, 16)` on them), not consumed.
+    fn peek_hex4(&self, at: usize) -> Option<u32> {
+        let h = self.b.get(at..at + 4)?;
+        if !h.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        h.iter()
+            .try_fold(0u32, |acc, &c| Some(acc * 16 + char::from(c).to_digit(16)?))
     }
 
     fn hex4(&mut self) -> Option<u32> {

@@ -37,9 +37,15 @@
 //!
 //! For six fields Falco's k8saudit has acknowledged extraction bugs (`ka.sourceips`,
 //! `eff_run_as_user` / `eff_run_as_group`, `add_capabilities`, `ka.req.service.ports`,
-//! `image.repository`, `host_port`). By default ([`Compat::Correct`]) they extract the correct
-//! value; [`K8sAuditSchema::with_compat`]`(`[`Compat::Falco`]`)` reproduces upstream exactly.
-//! The generated reference `docs/fields.md` ([`fields_markdown`]) says what each does.
+//! `image.repository`, `host_port`), and on malformed shapes its walk and the json plugin's
+//! pointers read differently from ours. By default ([`Compat::Correct`]) fields extract the
+//! correct (documented) value; [`K8sAuditSchema::with_compat`]`(`[`Compat::Falco`]`)`
+//! reproduces upstream exactly. The generated reference `docs/fields.md` ([`fields_markdown`])
+//! says what each does. Decoding has the same switch ([`decode_event_with`],
+//! [`json_lines_with`], [`decode_document_with`]): under [`Compat::Falco`] an event Falco
+//! accepts but the strict decoding refuses (a known key of an unexpected type, a lone UTF-16
+//! surrogate escape) is decoded the way Falco reads it, through a slower fallback taken only
+//! when the strict decoding fails.
 //!
 //! # Sample data
 //!
@@ -68,6 +74,7 @@
 pub mod decode;
 mod docs;
 mod extract;
+mod falco;
 pub mod fields;
 mod firstwins;
 pub mod json;
@@ -81,7 +88,8 @@ pub mod url;
 pub use decode::{
     DEFAULT_MAX_EVENT_SIZE, DecodeError, DecodeErrorKind, DecodeOptions, Decoded, Document,
     FALCO_MAX_EVENT_SIZE, Framing, JsonLines, MAX_DEPTH, Position, decode_document,
-    decode_document_as, decode_event, decode_event_at, detect_framing, json_lines,
+    decode_document_as, decode_document_as_with, decode_document_with, decode_event,
+    decode_event_at, decode_event_with, detect_framing, json_lines, json_lines_with,
 };
 pub use docs::fields_markdown;
 pub use extract::{extract, repository};

@@ -231,6 +231,10 @@ pub struct ResponseStatus<'a> {
     /// A machine-readable reason, e.g. `Forbidden` (`ka.response.reason`).
     #[serde(borrow, default, deserialize_with = "nullable")]
     pub reason: Option<Text<'a>>,
+    /// A `code` that is not a number, as Falco renders it (its text, or compact JSON); only set
+    /// by the Falco-compat decoding of an event the strict decoding refuses.
+    #[serde(skip)]
+    pub(crate) code_text: Option<Text<'a>>,
 }
 
 /// One Kubernetes audit event (`audit.k8s.io/v1` `Event`, also accepting the `v1beta1` shape).
@@ -315,6 +319,13 @@ pub struct AuditEvent<'a> {
     /// Lazily parsed tree of the whole event (for `jevt.value`).
     #[serde(skip)]
     pub(crate) doc_tree: OnceCell<Option<Node<'a>>>,
+    /// Decoded for Falco compat: the trees read strings the way Falco's parser does
+    /// ([`Node::parse_falco`]).
+    #[serde(skip)]
+    pub(crate) falco: bool,
+    /// An item of an `EventList` (Falco then never reads the item's own `kind`).
+    #[serde(skip)]
+    pub(crate) list_item: bool,
 }
 
 impl fmt::Debug for AuditEvent<'_> {
@@ -347,11 +358,20 @@ impl<'a> AuditEvent<'a> {
         self.time_ns
     }
 
+    /// Parses a part of the event with the string rules it was decoded for.
+    fn tree(&self, text: &'a str) -> Option<Node<'a>> {
+        if self.falco {
+            Node::parse_falco(text)
+        } else {
+            Node::parse(text)
+        }
+    }
+
     /// The parsed `requestObject` (parsed on first call, cached).
     #[must_use]
     pub fn request_tree(&self) -> Option<&Node<'a>> {
         self.request_tree
-            .get_or_init(|| self.request_object.and_then(|r| Node::parse(r.get())))
+            .get_or_init(|| self.request_object.and_then(|r| self.tree(r.get())))
             .as_ref()
     }
 
@@ -359,14 +379,20 @@ impl<'a> AuditEvent<'a> {
     #[must_use]
     pub fn response_tree(&self) -> Option<&Node<'a>> {
         self.response_tree
-            .get_or_init(|| self.response_object.and_then(|r| Node::parse(r.get())))
+            .get_or_init(|| self.response_object.and_then(|r| self.tree(r.get())))
             .as_ref()
     }
 
     /// The whole event as a tree (parsed on first call, cached); used by `jevt.value`.
     #[must_use]
     pub fn document_tree(&self) -> Option<&Node<'a>> {
-        self.doc_tree.get_or_init(|| Node::parse(self.raw)).as_ref()
+        self.doc_tree.get_or_init(|| self.tree(self.raw)).as_ref()
+    }
+
+    /// Whether the event was decoded for Falco compat (see [`crate::decode_event_with`]).
+    #[must_use]
+    pub fn decoded_for_falco(&self) -> bool {
+        self.falco
     }
 
     /// Whether `requestObject` has been parsed already (for tests and benchmarks).

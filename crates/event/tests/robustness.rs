@@ -4,7 +4,7 @@
 use kaudit_condition::{Event, Schema, Values};
 use kaudit_event::{
     ArgKind, AuditEvent, Compat, DecodeOptions, FIELDS, Framing, K8sAuditSchema,
-    decode_document_as, json_lines,
+    decode_document_as, decode_document_as_with, json_lines, json_lines_with,
 };
 
 /// Extracts every field; returns how many (field, argument, mode) triples had a value.
@@ -51,6 +51,17 @@ fn run(data: &[u8]) -> usize {
             }
         }
     }
+    // The Falco-compat decoding, with its fallback for events the strict decoding refuses.
+    for (_, ev) in json_lines_with(data, opts, Compat::Falco).flatten() {
+        present += extract_all(&ev);
+    }
+    for framing in [Framing::Event, Framing::EventList, Framing::Array] {
+        if let Ok(doc) = decode_document_as_with(data, framing, &opts, Compat::Falco) {
+            for (_, ev) in doc.events.iter().flatten() {
+                present += extract_all(ev);
+            }
+        }
+    }
     present
 }
 
@@ -75,6 +86,11 @@ fn nasty_inputs_do_not_panic() {
         b"{\"auditID\":\"a\"}\n\xff\n{\"auditID\":\"b\"}",
         b"{\"stageTimestamp\":\"9999-12-31T23:59:59.999999999Z\",\"auditID\":\"a\"}",
         b"{\"stageTimestamp\":\"2024-01-01T00:00:00-23:59\",\"auditID\":\"a\"}",
+        b"{\"auditID\":{},\"user\":[],\"objectRef\":\"x\",\"responseStatus\":{\"code\":[]},\"annotations\":[1]}",
+        b"{\"auditID\":\"a\",\"\\ud800\":\"\\x\\u12\\ud800\\u\\ud800\\uzzzz\\\xc3\xa9\",\"verb\":\"\\\xc3\xa9\"}",
+        b"{\"auditID\":\"a\",\"verb\":\"\\",
+        b"{\"auditID\":\"a\",\"requestObject\":[{\"spec\":{\"volumes\":[[1],null]}},2,[[]]],\"verb\":7}",
+        b"{\"auditID\":\"a\",\"kind\":\"\\u0045vent\",\"stageTimestamp\":\"2024-01-01T00:00:00\\u005a\",\"user\":{\"username\":5}}",
     ];
     for data in nasty {
         run(data);

@@ -167,40 +167,81 @@ fn compile_all<S: Schema>(
         .map(|(i, m)| (m.name.as_str(), i))
         .collect();
 
+    // With `keep_going` (rules check), an item that fails is reported and left out: a macro
+    // that failed (or uses one that did) is `failed`, and rules using it are skipped without a
+    // second, dependent error.
+    let keep_going = env.keep_going;
+    let mut failed = vec![false; infos.len()];
+    let report = |fail: Fail, out: &mut Output<S::Field>| -> Result<(), Fail> {
+        if keep_going {
+            out.diagnostics.push(fail.into_diagnostic());
+            Ok(())
+        } else {
+            Err(fail)
+        }
+    };
+
     // Every macro is parsed, used or not.
     let mut parsed = Vec::with_capacity(infos.len());
-    for m in infos {
+    for (i, m) in infos.iter().enumerate() {
         out.macros.push(MacroSummary {
             name: m.name.clone(),
             condition: m.cond.clone(),
             used: false,
         });
         let text = substitute_lists(&m.cond, lists);
-        parsed.push(parse(
-            &text,
-            &parse_opts,
-            &m.cond_ctx,
-            m.cond_inline.as_deref(),
-        )?);
+        match parse(&text, &parse_opts, &m.cond_ctx, m.cond_inline.as_deref()) {
+            Ok(ast) => parsed.push(ast),
+            Err(fail) => {
+                report(fail, out)?;
+                failed[i] = true;
+                // A stand-in that parses; nothing using it is compiled.
+                parsed.push(parse(
+                    "failed.macro exists",
+                    &parse_opts,
+                    &m.cond_ctx,
+                    None,
+                )?);
+            }
+        }
     }
+    let uses_failed = |ast: &Ast, failed: &[bool]| {
+        let mut refs = vec![false; failed.len()];
+        mark_used(ast, &names, &mut refs);
+        refs.iter().zip(failed).any(|(r, f)| *r && *f)
+    };
 
     // Each macro sees the macros first defined before its last define / append.
     let mut used = vec![false; infos.len()];
     let mut expanded: Vec<Ast> = Vec::with_capacity(infos.len());
     for (i, m) in infos.iter().enumerate() {
+        if !failed[i] && uses_failed(&parsed[i], &failed) {
+            failed[i] = true;
+        }
         let visible = Visible {
             names: &names,
             infos,
             asts: &parsed,
             visibility: Some(m.visibility),
         };
-        let ast = expand(
-            &parsed[i],
-            &visible,
-            &m.ctx,
-            &m.cond_ctx,
-            m.cond_inline.as_deref(),
-        )?;
+        let ast = if failed[i] {
+            parsed[i].clone()
+        } else {
+            match expand(
+                &parsed[i],
+                &visible,
+                &m.ctx,
+                &m.cond_ctx,
+                m.cond_inline.as_deref(),
+            ) {
+                Ok(ast) => ast,
+                Err(fail) => {
+                    report(fail, out)?;
+                    failed[i] = true;
+                    parsed[i].clone()
+                }
+            }
+        };
         mark_used(&parsed[i], &names, &mut used);
         expanded.push(ast);
     }
@@ -210,7 +251,13 @@ fn compile_all<S: Schema>(
         if r.unknown_source {
             continue;
         }
-        let condition = rule_condition(r)?;
+        let condition = match rule_condition(r) {
+            Ok(c) => c,
+            Err(fail) => {
+                report(fail, out)?;
+                continue;
+            }
+        };
         let output = match OutputTemplate::compile(&r.output, schema) {
             Ok(t) => t,
             Err(e) => {
@@ -220,11 +267,11 @@ fn compile_all<S: Schema>(
                         .push(warning(Code::UnknownFilter, message, &r.output_ctx));
                     continue;
                 }
-                return Err(Fail::new(
-                    Code::ErrCompileOutput,
-                    message,
-                    r.output_ctx.clone(),
-                ));
+                report(
+                    Fail::new(Code::ErrCompileOutput, message, r.output_ctx.clone()),
+                    out,
+                )?;
+                continue;
             }
         };
         for field in DEPRECATED_FIELDS {
@@ -239,21 +286,36 @@ fn compile_all<S: Schema>(
             }
         }
         let text = substitute_lists(&condition, lists);
-        let ast = parse(&text, &parse_opts, &r.cond_ctx, r.cond_inline.as_deref())?;
+        let ast = match parse(&text, &parse_opts, &r.cond_ctx, r.cond_inline.as_deref()) {
+            Ok(ast) => ast,
+            Err(fail) => {
+                report(fail, out)?;
+                continue;
+            }
+        };
+        mark_used(&ast, &names, &mut used);
+        if uses_failed(&ast, &failed) {
+            continue;
+        }
         let visible = Visible {
             names: &names,
             infos,
             asts: &expanded,
             visibility: None,
         };
-        let full = expand(
+        let full = match expand(
             &ast,
             &visible,
             &r.ctx,
             &r.cond_ctx,
             r.cond_inline.as_deref(),
-        )?;
-        mark_used(&ast, &names, &mut used);
+        ) {
+            Ok(full) => full,
+            Err(fail) => {
+                report(fail, out)?;
+                continue;
+            }
+        };
         condition_warnings(&full, schema, &r.cond_ctx, &mut out.diagnostics);
         let program = match compile_ast(&full, schema) {
             Ok(p) => p,
@@ -272,7 +334,8 @@ fn compile_all<S: Schema>(
                 }
                 let mut fail = Fail::new(Code::ErrCompileCondition, message, ctx);
                 fail.snippet = Some(e.render(&text));
-                return Err(fail);
+                report(fail, out)?;
+                continue;
             }
         };
         let location = r

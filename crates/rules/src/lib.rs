@@ -123,6 +123,8 @@ impl Default for LoadOptions {
 pub(crate) struct Env<'a> {
     pub(crate) opts: &'a LoadOptions,
     pub(crate) field_defined: &'a dyn Fn(&str) -> bool,
+    /// `rules check`: an item's error is recorded and the next item is read and compiled.
+    pub(crate) keep_going: bool,
 }
 
 impl Env<'_> {
@@ -268,10 +270,23 @@ pub(crate) fn field_defined<S: Schema>(schema: &S, text: &str) -> bool {
 /// on top of the previous ones, then everything collected so far is compiled. The first error
 /// stops the file, and no later file is loaded.
 pub fn load<S: Schema>(files: &[RuleFile], schema: &S, opts: &LoadOptions) -> LoadResult<S::Field> {
+    load_files(files, schema, opts, false)
+}
+
+/// [`load`], or (`keep_going`, for [`check`]) reading and compiling on past an item's error,
+/// so that every independent error of the file is reported; the first error is still the one
+/// Falco reports. A file that fails ends the load in both modes.
+fn load_files<S: Schema>(
+    files: &[RuleFile],
+    schema: &S,
+    opts: &LoadOptions,
+    keep_going: bool,
+) -> LoadResult<S::Field> {
     let defined = |name: &str| field_defined(schema, name);
     let env = Env {
         opts,
         field_defined: &defined,
+        keep_going,
     };
     let mut collector = collect::Collector::default();
     let mut reports: Vec<FileReport> = Vec::new();
@@ -283,6 +298,7 @@ pub fn load<S: Schema>(files: &[RuleFile], schema: &S, opts: &LoadOptions) -> Lo
             text: &file.text,
             collector: &mut collector,
             warnings: &mut diagnostics,
+            keep_going,
         };
         let read = reader.read(&file.name, &file.text);
         let ok = match read {
@@ -291,9 +307,10 @@ pub fn load<S: Schema>(files: &[RuleFile], schema: &S, opts: &LoadOptions) -> Lo
                 false
             }
             Ok(()) => {
+                let read_ok = !diagnostics.iter().any(Diagnostic::is_error);
                 let out = compile::compile(&collector, schema, &env);
                 diagnostics.extend(out.diagnostics.iter().cloned());
-                let ok = !out.diagnostics.iter().any(Diagnostic::is_error);
+                let ok = read_ok && !out.diagnostics.iter().any(Diagnostic::is_error);
                 last = out;
                 ok
             }
@@ -303,6 +320,8 @@ pub fn load<S: Schema>(files: &[RuleFile], schema: &S, opts: &LoadOptions) -> Lo
             successful: ok,
             diagnostics,
         });
+        // Later files build on this one (appends, overrides): what they would report after a
+        // failed file is mostly a consequence of it, so loading stops here in both modes.
         if !ok {
             break;
         }
@@ -380,16 +399,28 @@ fn check_plugins(collector: &collect::Collector, opts: &LoadOptions) -> Option<D
 pub struct CheckReport {
     /// Whether every file loaded without errors.
     pub ok: bool,
-    /// Every error and warning.
+    /// Every error and warning Falco reports (`falco -V` stops at the first error).
     pub diagnostics: Vec<Diagnostic>,
-    /// The text report: per file `name: Ok` or `name: Invalid`, then its diagnostics.
+    /// The errors and warnings found by reading on past the first error (items and files
+    /// Falco does not get to), not already in `diagnostics`.
+    pub further: Vec<Diagnostic>,
+    /// The text report: per file `name: Ok` or `name: Invalid`, then all its diagnostics
+    /// (Falco's and the further ones, in file order).
     pub rendered: String,
 }
 
 /// Validates rules files like `falco -V`: loads them in order and renders the per-file outcome
 /// with every diagnostic.
+///
+/// Unlike [`load`], which stops at the first error as Falco does, `check` reads on past an
+/// item that fails (the item is left out, and items using it are not compiled), so one run
+/// lists every independent error and warning of the file, each with its code and position;
+/// files after a failed one are not loaded. The first error listed is
+/// the one Falco reports; later errors may follow from an earlier one (a rule using a macro
+/// that failed to load).
 pub fn check<S: Schema>(files: &[RuleFile], schema: &S, opts: &LoadOptions) -> CheckReport {
-    let result = load(files, schema, opts);
+    let falco = load_files(files, schema, opts, false);
+    let result = load_files(files, schema, opts, true);
     let texts: Vec<(&str, &str)> = files
         .iter()
         .map(|f| (f.name.as_str(), f.text.as_str()))
@@ -406,9 +437,15 @@ pub fn check<S: Schema>(files: &[RuleFile], schema: &S, opts: &LoadOptions) -> C
             file.name
         ));
     }
+    let further = result
+        .diagnostics
+        .into_iter()
+        .filter(|d| !falco.diagnostics.contains(d))
+        .collect();
     CheckReport {
-        ok: result.successful() && result.files.len() == files.len(),
-        diagnostics: result.diagnostics,
+        ok: falco.successful() && falco.files.len() == files.len(),
+        diagnostics: falco.diagnostics,
+        further,
         rendered,
     }
 }

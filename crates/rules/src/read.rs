@@ -132,6 +132,10 @@ pub(crate) struct Reader<'a, 'e> {
     pub(crate) text: &'a str,
     pub(crate) collector: &'a mut Collector,
     pub(crate) warnings: &'a mut Vec<Diagnostic>,
+    /// `rules check`: an item's error is recorded (in `warnings`) and reading goes on with the
+    /// next item, so every independent error is reported. Without it, reading stops at the
+    /// first, as Falco does.
+    pub(crate) keep_going: bool,
 }
 
 impl Reader<'_, '_> {
@@ -158,8 +162,15 @@ impl Reader<'_, '_> {
                 }
                 NodeKind::Seq(items) => {
                     for item in items {
-                        if !item.is_null() {
-                            self.read_item(item, &root)?;
+                        if item.is_null() {
+                            continue;
+                        }
+                        match self.read_item(item, &root) {
+                            Ok(()) => {}
+                            Err(fail) if self.keep_going => {
+                                self.warnings.push(fail.into_diagnostic());
+                            }
+                            Err(fail) => return Err(fail),
                         }
                     }
                 }
