@@ -31,6 +31,8 @@ use kaudit_engine::run::{Engine, Stats};
 use kaudit_rules::Priority;
 use kaudit_rules::{LoadOptions, RuleFile};
 
+mod webhook;
+
 /// The built-in ruleset (`crates/cli/rules/default.yaml`), used when no `--rules` is given.
 pub const DEFAULT_RULES: &str = include_str!("../rules/default.yaml");
 
@@ -86,6 +88,8 @@ enum Command {
 enum WatchCommand {
     /// Poll an EKS control-plane log group in CloudWatch Logs.
     Cloudwatch(Box<CloudWatchArgs>),
+    /// Serve the kube-apiserver audit webhook (`--audit-webhook-config-file`).
+    Webhook(Box<webhook::WebhookArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +423,7 @@ fn run(
     match cli.command {
         Command::Scan(args) => scan(&args, out, err),
         Command::Watch(WatchCommand::Cloudwatch(args)) => watch_cloudwatch(&args, out, err),
+        Command::Watch(WatchCommand::Webhook(args)) => Ok(webhook::watch_webhook(&args, out, err)?),
         Command::Rules(RulesCommand::Check { files }) => Ok(rules_check(&files, out)?),
         Command::Rules(RulesCommand::List { files }) => Ok(rules_list(&files, out, err)?),
         Command::Fields => {

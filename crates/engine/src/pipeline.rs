@@ -21,7 +21,8 @@
 //!   for good (the next run reads it again).
 //! * **Commits** happen every [`PipelineOptions::commit_interval`], whenever the source has
 //!   nothing ready (so a live source never holds a commit back while it waits), when the
-//!   sources end, and on shutdown.
+//!   sources end, and on shutdown; with [`PipelineOptions::commit_when_settled`] also as soon
+//!   as the settled checkpoint advances (the webhook source answers its client then).
 //! * **Shutdown.** When the `stop` future completes the pipeline stops reading, lets the
 //!   outputs drain (up to [`PipelineOptions::drain_timeout`]), commits and returns. When the
 //!   `abort` future completes it returns at once, after committing what is settled.
@@ -130,6 +131,10 @@ pub struct PipelineOptions {
     /// After `stop`, how long outputs may take to drain before the pipeline returns anyway
     /// (undelivered alerts are then read again by the next run); `None` waits for ever.
     pub drain_timeout: Option<Duration>,
+    /// Also commit as soon as the settled checkpoint advances, not only every
+    /// `commit_interval` or when the source is idle: for sources whose client waits for the
+    /// commit (the webhook answers a batch once its checkpoint is committed). Default `false`.
+    pub commit_when_settled: bool,
 }
 
 impl Default for PipelineOptions {
@@ -140,6 +145,7 @@ impl Default for PipelineOptions {
             batch_size: 64,
             retry: RetryPolicy::default(),
             drain_timeout: Some(Duration::from_secs(10)),
+            commit_when_settled: false,
         }
     }
 }
@@ -305,6 +311,9 @@ pub struct Pipeline<'a> {
     dead_letters: Option<&'a dyn DeadLetterSink>,
     store: Option<&'a dyn CheckpointStore>,
     options: PipelineOptions,
+    /// Woken when the settled checkpoint advances (used with
+    /// [`PipelineOptions::commit_when_settled`]).
+    settled: tokio::sync::Notify,
 }
 
 /// How an alert's delivery to one output ended.
@@ -340,6 +349,7 @@ impl<'a> Pipeline<'a> {
             dead_letters: None,
             store: None,
             options: PipelineOptions::default(),
+            settled: tokio::sync::Notify::new(),
         }
     }
 
@@ -528,10 +538,18 @@ impl<'a> Pipeline<'a> {
                         self.commit_settled(shared, committer, notice)?;
                         last_commit = Instant::now();
                         let tick = tokio::time::sleep(self.options.commit_interval);
+                        let settled = async {
+                            if self.options.commit_when_settled {
+                                self.settled.notified().await;
+                            } else {
+                                std::future::pending::<()>().await;
+                            }
+                        };
                         futures::select_biased! {
                             () = stop.as_mut() => { report.interrupted = true; break 'sources; }
                             item = stream.next().fuse() => item,
                             () = tick.fuse() => continue,
+                            () = settled.fuse() => continue,
                         }
                     }
                 };
@@ -586,7 +604,9 @@ impl<'a> Pipeline<'a> {
                         }
                     }
                 }
-                if last_commit.elapsed() >= self.options.commit_interval {
+                let advanced = self.options.commit_when_settled
+                    && self.settled.notified().now_or_never().is_some();
+                if advanced || last_commit.elapsed() >= self.options.commit_interval {
                     self.commit_settled(shared, committer, notice)?;
                     last_commit = Instant::now();
                 }
@@ -825,8 +845,11 @@ impl<'a> Pipeline<'a> {
             Outcome::Failed => d.failed += 1,
             Outcome::Closed => d.closed += 1,
         }
-        s.tracker
-            .settle(seq, matches!(outcome, Outcome::Failed | Outcome::Closed));
+        if s.tracker
+            .settle(seq, matches!(outcome, Outcome::Failed | Outcome::Closed))
+        {
+            self.settled.notify_one();
+        }
     }
 }
 
@@ -918,16 +941,18 @@ impl AckTracker {
     }
 
     /// One delivery of record `seq` is settled (`failed`: given up without a dead letter).
-    pub(crate) fn settle(&mut self, seq: u64, failed: bool) {
+    /// Returns whether the committable checkpoint advanced.
+    pub(crate) fn settle(&mut self, seq: u64, failed: bool) -> bool {
         let Some(i) = seq.checked_sub(self.front_seq) else {
-            return;
+            return false;
         };
         let Some(entry) = usize::try_from(i)
             .ok()
             .and_then(|i| self.entries.get_mut(i))
         else {
-            return;
+            return false;
         };
+        let mut advanced = false;
         entry.pending = entry.pending.saturating_sub(1);
         entry.failed |= failed;
         while let Some(front) = self.entries.front() {
@@ -937,8 +962,10 @@ impl AckTracker {
             if let Some(done) = self.entries.pop_front() {
                 self.committable = Some(done.checkpoint);
                 self.front_seq += 1;
+                advanced = true;
             }
         }
+        advanced
     }
 
     /// Deliveries not yet settled.

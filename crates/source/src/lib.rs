@@ -19,6 +19,9 @@
 //!   (optionally gzip), stdin or any async reader, and can follow a file like `tail -F`.
 //!   [`cloudwatch::CloudWatchSource`] polls CloudWatch Logs (`FilterLogEvents`) in settled
 //!   windows with de-duplication and a low-watermark checkpoint.
+//!   [`webhook::WebhookServer`] (feature `webhook`) is the kube-apiserver's audit webhook: an
+//!   authenticated HTTP(S) endpoint whose requests are answered once their events' alerts are
+//!   committed ([`webhook::WebhookAcks`]).
 //! * [`testing`] holds [`testing::ReplaySource`] and [`testing::conformance`], the suite every
 //!   source runs.
 //!
@@ -37,6 +40,8 @@ mod source;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod time;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use bytes::Bytes;
 pub use checkpoint::{
