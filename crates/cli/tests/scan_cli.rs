@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/upstream");
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../examples/data/sample-audit.jsonl"
@@ -112,9 +111,11 @@ fn json_alerts_have_falcos_sorted_keys_and_what_falcosidekick_requires() {
 
 #[test]
 fn all_matches_reports_more_than_first_match() {
+    kaudit_testdata::require_shared!("upstream");
+    let shared = kaudit_testdata::upstream_path();
     let count = |extra: &[&str]| {
         let mut args = vec!["scan", "--quiet", "--rules"];
-        let rules = format!("{SHARED}/falco-k8s_audit_rules.yaml");
+        let rules = format!("{shared}/falco-k8s_audit_rules.yaml");
         args.push(&rules);
         args.extend_from_slice(extra);
         args.push(SAMPLE);
@@ -211,6 +212,8 @@ fn undecodable_events_are_skipped_and_counted() {
 
 #[test]
 fn rules_list_check_fields_and_debug() {
+    kaudit_testdata::require_shared!("upstream");
+    let shared = kaudit_testdata::upstream_path();
     let (code, out, _) = kaudit(&["rules", "list"]);
     assert_eq!(code, ExitCode::SUCCESS);
     assert_eq!(out.lines().count(), 20);
@@ -219,7 +222,7 @@ fn rules_list_check_fields_and_debug() {
         "Anonymous Request Allowed\tWarning\tk8s_audit\tenabled\t[authentication,k8s,kaudit]"
     );
 
-    let upstream = format!("{SHARED}/falco-k8s_audit_rules.yaml");
+    let upstream = format!("{shared}/falco-k8s_audit_rules.yaml");
     let (code, out, _) = kaudit(&["rules", "check", &upstream]);
     assert_eq!(code, ExitCode::SUCCESS, "{out}");
     assert!(out.starts_with(&format!("{upstream}: Ok\n")), "{out}");

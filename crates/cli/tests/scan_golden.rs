@@ -13,10 +13,9 @@ use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
 use kaudit_event::{Compat, DecodeOptions, K8sAuditSchema, decode_document, json_lines};
 use kaudit_rules::{LoadOptions, RuleFile, load};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/upstream");
-
 fn rules_path() -> String {
-    format!("{SHARED}/falco-k8s_audit_rules.yaml")
+    let shared = kaudit_testdata::upstream_path();
+    format!("{shared}/falco-k8s_audit_rules.yaml")
 }
 
 #[expect(
@@ -24,7 +23,8 @@ fn rules_path() -> String {
     reason = "test helper: a failure is a test failure"
 )]
 fn traces() -> Vec<PathBuf> {
-    let dir = format!("{SHARED}/falco-k8s-audit-tests/trace_files/k8s_audit");
+    let shared = kaudit_testdata::upstream_path();
+    let dir = format!("{shared}/falco-k8s-audit-tests/trace_files/k8s_audit");
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -80,6 +80,7 @@ fn check_golden(path: &Path, actual: &str, failures: &mut Vec<String>) {
 
 #[test]
 fn falco_k8s_audit_rules_over_every_upstream_trace_match_the_goldens() {
+    kaudit_testdata::require_shared!("upstream");
     let rules = rules_path();
     let dir = golden_dir();
     std::fs::create_dir_all(&dir).unwrap();
@@ -114,8 +115,10 @@ fn falco_k8s_audit_rules_over_every_upstream_trace_match_the_goldens() {
 
 #[test]
 fn text_format_uses_falcos_prefix_and_priority_names() {
+    kaudit_testdata::require_shared!("upstream");
+    let shared = kaudit_testdata::upstream_path();
     let trace = format!(
-        "{SHARED}/falco-k8s-audit-tests/trace_files/k8s_audit/create_nginx_pod_privileged.json"
+        "{shared}/falco-k8s-audit-tests/trace_files/k8s_audit/create_nginx_pod_privileged.json"
     );
     let (ok, out, err) = kaudit(&[
         "scan",
@@ -154,6 +157,7 @@ fn ruleset(files: &[RuleFile], matching: Matching) -> RuleSet<kaudit_event::Fiel
 
 #[test]
 fn index_gives_the_same_matches_as_evaluating_every_rule() {
+    kaudit_testdata::require_shared!("upstream");
     let text = std::fs::read_to_string(rules_path()).unwrap();
     let files = [RuleFile::new("falco-k8s_audit_rules.yaml", text)];
     let sample = kaudit_event::sample::generate(kaudit_event::sample::SAMPLE_SEED, 3000);

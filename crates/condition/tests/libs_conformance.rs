@@ -22,15 +22,11 @@ use kaudit_condition::{
 
 /// The case table, read at run time from `../shared` (absent on a fresh clone without it).
 static CASES: std::sync::LazyLock<Option<String>> = std::sync::LazyLock::new(|| {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/libs-parser-cases.tsv"
-    );
-    let text = std::fs::read_to_string(path).ok();
-    if text.is_none() {
-        eprintln!("!!! SKIPPED: {path} is missing; the libs conformance cases did not run !!!");
-    }
-    text
+    let path = kaudit_testdata::shared(
+        "conformance/libs-parser-cases.tsv",
+        "the libs conformance cases",
+    )?;
+    std::fs::read_to_string(path).ok()
 });
 
 /// Deliberately skipped rows: (id, reason).

@@ -25,6 +25,7 @@ fn load_ok(paths: &[&str]) -> LoadResult<Field> {
 
 #[test]
 fn current_k8s_audit_rules_load_cleanly() {
+    kaudit_testdata::require_shared!("upstream");
     let result = load_ok(&["falco-k8s_audit_rules.yaml"]);
     assert_eq!(result.rules.len(), 48);
     assert_eq!(result.macros.len(), 45);
@@ -55,6 +56,7 @@ fn current_k8s_audit_rules_load_cleanly() {
 
 #[test]
 fn older_k8s_audit_rules_load_cleanly() {
+    kaudit_testdata::require_shared!("upstream");
     load_ok(&[
         "falco-k8s-audit-tests/falco-rules-1.0.1-lists-only/falco_rules_lists.yaml",
         "falco-k8s-audit-tests/k8saudit-rules-0.6.0/k8s_audit_rules.yaml",
@@ -64,6 +66,7 @@ fn older_k8s_audit_rules_load_cleanly() {
 
 #[test]
 fn falco_test_overlays_load_cleanly() {
+    kaudit_testdata::require_shared!("upstream");
     let overlays = [
         "allow_namespace_foo.yaml",
         "allow_nginx_container.yaml",
@@ -90,6 +93,7 @@ fn falco_test_overlays_load_cleanly() {
 /// its overlays load.
 #[test]
 fn fixed_engine_v4_ruleset_loads_cleanly() {
+    kaudit_testdata::require_shared!("upstream");
     let base = "falcosecurity-testing-k8saudit/rules/k8s_audit/engine_v4_k8s_audit_rules.yaml";
     load_ok(&[base]);
     for overlay in [
@@ -107,6 +111,7 @@ fn fixed_engine_v4_ruleset_loads_cleanly() {
 /// on list fields, which Falco 0.38+ rejects at load. So do we, with the same code and message.
 #[test]
 fn engine_v4_ruleset_is_rejected_like_falco_does() {
+    kaudit_testdata::require_shared!("upstream");
     {
         let base = "falco-k8s-audit-tests/rules/k8s_audit/engine_v4_k8s_audit_rules.yaml";
         let files = [file(base)];
@@ -126,6 +131,7 @@ fn engine_v4_ruleset_is_rejected_like_falco_does() {
 
 #[test]
 fn every_upstream_rule_compiles_to_a_condition_that_prints() {
+    kaudit_testdata::require_shared!("upstream");
     let result = load_ok(&["falco-k8s_audit_rules.yaml"]);
     let rule = result.rule("Create Privileged Pod").unwrap();
     let printed = rule.expanded.falco_string();
@@ -135,5 +141,7 @@ fn every_upstream_rule_compiles_to_a_condition_that_prints() {
 
 /// A path under `../shared`, read at run time.
 fn shared(path: &str) -> String {
-    format!("{}/../../../shared/{path}", env!("CARGO_MANIFEST_DIR"))
+    let upstream = kaudit_testdata::upstream_path();
+    let root = upstream.strip_suffix("upstream").unwrap_or(&upstream);
+    format!("{root}{path}")
 }

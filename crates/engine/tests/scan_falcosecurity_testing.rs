@@ -13,27 +13,28 @@ use kaudit_engine::ruleset::{Rule, RuleSet, Selection};
 use kaudit_event::{Compat, DecodeOptions, FALCO_MAX_EVENT_SIZE, K8sAuditSchema, decode_document};
 use kaudit_rules::{LoadOptions, RuleFile, load};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/upstream");
 const CASES: &str = include_str!("data/falcosecurity_testing_k8saudit.tsv");
 
 fn rules_file(key: &str) -> String {
+    let shared = kaudit_testdata::upstream_path();
     match key {
         "L" => format!(
-            "{SHARED}/falco-k8s-audit-tests/falco-rules-1.0.1-lists-only/falco_rules_lists.yaml"
+            "{shared}/falco-k8s-audit-tests/falco-rules-1.0.1-lists-only/falco_rules_lists.yaml"
         ),
         "K" => format!(
-            "{SHARED}/falcosecurity-testing-k8saudit/k8saudit-rules-0.9.0/k8s_audit_rules.yaml"
+            "{shared}/falcosecurity-testing-k8saudit/k8saudit-rules-0.9.0/k8s_audit_rules.yaml"
         ),
         "V4" => format!(
-            "{SHARED}/falcosecurity-testing-k8saudit/rules/k8s_audit/engine_v4_k8s_audit_rules.yaml"
+            "{shared}/falcosecurity-testing-k8saudit/rules/k8s_audit/engine_v4_k8s_audit_rules.yaml"
         ),
-        other => format!("{SHARED}/falcosecurity-testing-k8saudit/rules/k8s_audit/{other}.yaml"),
+        other => format!("{shared}/falcosecurity-testing-k8saudit/rules/k8s_audit/{other}.yaml"),
     }
 }
 
 /// Runs one test: returns the alerts per rule, the number of undecodable inputs, or the load
 /// errors.
 fn run(trace: &str, keys: &str) -> Result<(BTreeMap<String, usize>, usize), String> {
+    let shared = kaudit_testdata::upstream_path();
     let mut files = Vec::new();
     for key in keys.split(',') {
         let path = rules_file(key);
@@ -47,7 +48,7 @@ fn run(trace: &str, keys: &str) -> Result<(BTreeMap<String, usize>, usize), Stri
     }
     let rules: Vec<Rule<_>> = result.rules.into_iter().map(Rule::from).collect();
     let set = RuleSet::new(rules, &schema, &Selection::default());
-    let path = format!("{SHARED}/falco-k8s-audit-tests/trace_files/k8s_audit/{trace}.json");
+    let path = format!("{shared}/falco-k8s-audit-tests/trace_files/k8s_audit/{trace}.json");
     let buf = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
     let opts = DecodeOptions {
         max_event_size: FALCO_MAX_EVENT_SIZE,
@@ -77,6 +78,7 @@ fn run(trace: &str, keys: &str) -> Result<(BTreeMap<String, usize>, usize), Stri
 
 #[test]
 fn falcosecurity_testing_k8saudit_expectations_hold() {
+    kaudit_testdata::require_shared!("upstream");
     let mut failures = Vec::new();
     let mut report = String::new();
     let mut count = 0;

@@ -129,9 +129,10 @@ fn case1_eff_run_as_with_an_index() {
 /// The two traces the issue names; skipped with a notice when `../shared` is absent.
 #[test]
 fn case1_upstream_traces() {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/upstream/falco-k8s-audit-tests/trace_files/k8s_audit"
+    kaudit_testdata::require_shared!("upstream/falco-k8s-audit-tests/trace_files/k8s_audit");
+    let dir = format!(
+        "{}/falco-k8s-audit-tests/trace_files/k8s_audit",
+        kaudit_testdata::upstream_path()
     );
     for (file, idx) in [
         ("create_nginx_pod_hostnetwork.json", "0"),

@@ -4,8 +4,6 @@
 use kaudit_condition::{Event, Schema, Value, Values};
 use kaudit_event::{AuditEvent, Compat, DecodeOptions, K8sAuditSchema, decode_document};
 
-const UPSTREAM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/upstream/");
-
 fn get(schema: &K8sAuditSchema, ev: &AuditEvent<'_>, field: &str) -> Option<Vec<String>> {
     let (name, arg) = match field.split_once('[') {
         Some((n, rest)) => (n, rest.strip_suffix(']')),
@@ -32,7 +30,7 @@ fn get(schema: &K8sAuditSchema, ev: &AuditEvent<'_>, field: &str) -> Option<Vec<
     reason = "test helper: unreadable upstream data is a test failure"
 )]
 fn check(file: &str, index: usize, cases: &[(&str, Option<&[&str]>)]) {
-    let buf = std::fs::read(format!("{UPSTREAM}{file}")).unwrap();
+    let buf = std::fs::read(format!("{}/{file}", kaudit_testdata::upstream_path())).unwrap();
     let doc = decode_document(&buf, &DecodeOptions::default()).unwrap();
     let (_, ev) = doc.events[index].as_ref().unwrap();
     let mut failures = Vec::new();
@@ -60,6 +58,7 @@ const RS_REASON: &str = r#"RBAC: allowed by ClusterRoleBinding "system:controlle
 
 #[test]
 fn privileged_second_container() {
+    kaudit_testdata::require_shared!("upstream");
     check(
         "falco-k8s-audit-tests/trace_files/k8s_audit/create_nginx_pod_privileged_2nd_container.json",
         0,
@@ -132,6 +131,7 @@ fn privileged_second_container() {
 
 #[test]
 fn attach_cluster_admin_binding() {
+    kaudit_testdata::require_shared!("upstream");
     check(
         "falco-k8s-audit-tests/trace_files/k8s_audit/attach_cluster_admin_role.json",
         0,
@@ -162,6 +162,7 @@ fn attach_cluster_admin_binding() {
 
 #[test]
 fn nodeport_service() {
+    kaudit_testdata::require_shared!("upstream");
     check(
         "falco-k8s-audit-tests/trace_files/k8s_audit/create_nginx_service_nodeport.json",
         0,
@@ -181,6 +182,7 @@ fn nodeport_service() {
 
 #[test]
 fn exec_into_pod() {
+    kaudit_testdata::require_shared!("upstream");
     check(
         "falco-k8s-audit-tests/trace_files/k8s_audit/exec_pod.json",
         0,
@@ -202,6 +204,7 @@ fn exec_into_pod() {
 
 #[test]
 fn psp_capability_and_host_ports() {
+    kaudit_testdata::require_shared!("upstream");
     check(
         "falco-psp-traces/trace_files/psp/capability_add_sys_time.json",
         0,
@@ -230,6 +233,7 @@ fn psp_capability_and_host_ports() {
 
 #[test]
 fn anonymous_namespace_and_json_lines_file() {
+    kaudit_testdata::require_shared!("upstream");
     check(
         "falco-k8s-audit-tests/trace_files/k8s_audit/anonymous_creates_namespace_foo.json",
         0,

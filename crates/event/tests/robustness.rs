@@ -102,9 +102,12 @@ fn every_field_runs_on_the_sample_and_upstream() {
     let sample = kaudit_event::sample::generate(kaudit_event::sample::SAMPLE_SEED, 64);
     let present = run(sample.as_bytes());
     assert!(present > 64 * 30, "{present}");
-    let pod = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/upstream/falco-k8s-audit-tests/trace_files/k8s_audit/create_nginx_pod_privileged.json"
+    kaudit_testdata::require_shared!(
+        "upstream/falco-k8s-audit-tests/trace_files/k8s_audit/create_nginx_pod_privileged.json"
+    );
+    let pod = std::fs::read(format!(
+        "{}/falco-k8s-audit-tests/trace_files/k8s_audit/create_nginx_pod_privileged.json",
+        kaudit_testdata::upstream_path()
     ))
     .unwrap_or_default();
     assert!(run(&pod) > 0);

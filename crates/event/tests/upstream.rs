@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 
 use kaudit_event::{DecodeErrorKind, DecodeOptions, decode_document};
 
-const UPSTREAM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/upstream");
-
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -27,7 +25,10 @@ fn all_traces() -> Vec<PathBuf> {
         "falco-psp-traces",
         "falcosecurity-testing-k8saudit",
     ] {
-        json_files(&Path::new(UPSTREAM).join(sub), &mut v);
+        json_files(
+            &Path::new(&kaudit_testdata::upstream_path()).join(sub),
+            &mut v,
+        );
     }
     v.sort();
     v
@@ -35,6 +36,7 @@ fn all_traces() -> Vec<PathBuf> {
 
 #[test]
 fn every_upstream_trace_decodes() {
+    kaudit_testdata::require_shared!("upstream");
     let files = all_traces();
     assert_eq!(files.len(), 79, "trace file count changed");
     let mut events = 0;

@@ -222,6 +222,7 @@ fn run_step(
 
 #[test]
 fn falco_rule_loader_cases() {
+    kaudit_testdata::require_shared!("conformance/falco-rule-loader-cases.yaml");
     let path = shared("conformance/falco-rule-loader-cases.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     let docs = parse_documents(&text).unwrap();

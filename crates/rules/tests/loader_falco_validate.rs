@@ -72,6 +72,7 @@ fn matches(d: &Diagnostic, want: &[(String, String)]) -> bool {
 
 #[test]
 fn falco_validation_cases() {
+    kaudit_testdata::require_shared!("upstream/falcosecurity-testing-legacy");
     let dir = shared("upstream/falcosecurity-testing-legacy");
     let tsv = std::fs::read_to_string(format!("{dir}/validation_expected.tsv")).unwrap();
     let mut rows = 0;

@@ -72,5 +72,7 @@ impl Schema for SyscallStub {
 
 /// `/work/shared` as seen from the crate (CI clones `shared/` beside the repository).
 pub fn shared(path: &str) -> String {
-    format!("{}/../../../shared/{path}", env!("CARGO_MANIFEST_DIR"))
+    let upstream = kaudit_testdata::upstream_path();
+    let root = upstream.strip_suffix("upstream").unwrap_or(&upstream);
+    format!("{root}{path}")
 }
