@@ -568,3 +568,21 @@ fn debug_expanded_uses_the_macros_and_lists_of_rules_files() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unreadable_file_among_several_is_reported_and_the_others_are_scanned() {
+    let lines = sample_lines();
+    let (_d1, a) = temp_file("a.jsonl", format!("{}\n", lines[3]).as_bytes());
+    let (_d2, c) = temp_file("c.jsonl", format!("{}\n", lines[3]).as_bytes());
+    let (code, out, err) = kaudit(&["scan", &a, "/nonexistent/b.jsonl", &c]);
+    assert_eq!(code, ExitCode::FAILURE, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        err.contains("kaudit: cannot read /nonexistent/b.jsonl: No such file or directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Events read: 2, bad events skipped: 0, alerts: 2"),
+        "{err}"
+    );
+}
