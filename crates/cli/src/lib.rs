@@ -19,7 +19,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use kaudit_condition::NoMacros;
 use kaudit_event::{Compat, DecodeOptions, FALCO_MAX_EVENT_SIZE, FIELDS, K8sAuditSchema};
 
@@ -31,6 +31,8 @@ use kaudit_engine::run::{Engine, Stats};
 use kaudit_rules::Priority;
 use kaudit_rules::{LoadOptions, RuleFile};
 
+mod config;
+mod metrics;
 mod webhook;
 
 /// The built-in ruleset (`crates/cli/rules/default.yaml`), used when no `--rules` is given.
@@ -54,6 +56,9 @@ struct Cli {
     /// trace. Without it, `RUST_LOG` (e.g. `kaudit_source=debug`) is used when set.
     #[arg(long, global = true, value_name = "LEVEL", value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: Option<String>,
+    /// Diagnostics as human text (the default) or as JSON lines for log shippers.
+    #[arg(long, global = true, value_name = "FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -130,6 +135,8 @@ struct CloudWatchArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     max_backfill: Option<std::time::Duration>,
     #[command(flatten)]
+    service: ServiceArgs,
+    #[command(flatten)]
     rules: RuleArgs,
     #[command(flatten)]
     outputs: OutputArgs,
@@ -158,6 +165,35 @@ enum DebugStage {
     Expanded,
     /// The compiled program against the k8s audit field table.
     Program,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// One human-readable line per diagnostic.
+    Text,
+    /// One JSON object per diagnostic (timestamp, level, target, fields).
+    Json,
+}
+
+/// The options every long-running `watch` command shares: the config file and the metrics and
+/// health endpoints.
+#[derive(Debug, Args)]
+struct ServiceArgs {
+    /// A YAML file of options: the keys are the long flag names with `_` for `-`
+    /// (docs/configuration.md); flags given on the command line override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Serve GET /metrics (Prometheus text), /healthz and /readyz on this address, e.g.
+    /// 0.0.0.0:9090 (port 0 picks a free port). Default: no metrics server.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// /readyz answers 503 once an output has failed continuously for this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
+    ready_output_failure: std::time::Duration,
+    /// /readyz answers 503 while the source lags more than this behind now (e.g. 5m).
+    /// Default: the lag does not affect readiness.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    ready_max_lag: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -257,6 +293,9 @@ struct OutputArgs {
     /// exits anyway (undelivered alerts are read again on the next start).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     drain_timeout: Option<std::time::Duration>,
+    /// The config file's `output` entries (used when no --output is given).
+    #[arg(skip)]
+    configured: Vec<config::ConfiguredOutput>,
 }
 
 fn parse_target_arg(s: &str) -> Result<kaudit_output::Target, String> {
@@ -358,8 +397,25 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let merged = match config::merge(&Cli::command(), args) {
+        Ok(m) => m,
+        Err(msg) => {
+            let _ = writeln!(err, "kaudit: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match Cli::try_parse_from(merged.args) {
+        Ok(mut c) => {
+            match &mut c.command {
+                Command::Watch(WatchCommand::Cloudwatch(a)) => {
+                    a.outputs.configured = merged.outputs
+                }
+                Command::Watch(WatchCommand::Webhook(a)) => a.outputs.configured = merged.outputs,
+                _ => {}
+            }
+            c
+        }
         Err(e) => {
             let text = e.render().to_string();
             return if e.use_stderr() {
@@ -371,7 +427,10 @@ where
             };
         }
     };
-    init_logging(cli.log_level.as_deref());
+    init_logging(
+        cli.log_level.as_deref(),
+        cli.log_format.unwrap_or(LogFormat::Text),
+    );
     match run(cli, out, err) {
         Ok(code) => code,
         Err(Fail::Run(msg)) => {
@@ -387,17 +446,21 @@ where
 
 /// Installs the log subscriber (human text on stderr) once per process: `level` when given,
 /// else `RUST_LOG`, else `warn`.
-fn init_logging(level: Option<&str>) {
+fn init_logging(level: Option<&str>, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = match level {
         Some(l) => EnvFilter::new(l),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
 }
 
 /// Why a command failed: a usage error exits 2, anything else 1.
@@ -650,14 +713,23 @@ fn build_outputs<'a>(
     options.headers.clone_from(&args.output_header);
     options.bearer_token.clone_from(&args.output_bearer_token);
     options.batch = args.output_batch;
-    let targets = if args.outputs.is_empty() {
-        vec![kaudit_output::Target::Stdout]
-    } else {
-        args.outputs.clone()
-    };
+    let targets: Vec<(kaudit_output::Target, kaudit_output::OutputOptions)> =
+        if !args.outputs.is_empty() {
+            args.outputs
+                .iter()
+                .map(|t| (t.clone(), options.clone()))
+                .collect()
+        } else if !args.configured.is_empty() {
+            args.configured
+                .iter()
+                .filter_map(|c| Some((c.target.clone()?, c.options(&options))))
+                .collect()
+        } else {
+            vec![(kaudit_output::Target::Stdout, options.clone())]
+        };
     let mut outputs: Vec<Box<dyn Output + 'a>> = Vec::new();
     let mut out = Some(out);
-    for target in &targets {
+    for (target, options) in &targets {
         if *target == kaudit_output::Target::Stdout {
             let Some(w) = out.take() else {
                 return Err("--output stdout is given twice".to_owned());
@@ -667,7 +739,7 @@ fn build_outputs<'a>(
             )));
         } else {
             outputs.push(
-                kaudit_output::build_output(target, &options, format).map_err(|e| e.to_string())?,
+                kaudit_output::build_output(target, options, format).map_err(|e| e.to_string())?,
             );
         }
     }
@@ -784,6 +856,7 @@ fn deliver(
     retry: RetryPolicy,
     sources: &[&dyn kaudit_source::Source],
     store: Option<&dyn kaudit_source::CheckpointStore>,
+    served: Option<Served>,
     names: &[String],
     runtime: &tokio::runtime::Runtime,
     out: &mut (dyn Write + Send),
@@ -799,6 +872,8 @@ fn deliver(
     }
     let outputs = build_outputs(args, engine.renderer.format, out)?;
     let stdout_used = outputs.iter().any(|o| o.name() == "stdout");
+    let metrics = served.as_ref().map(|s| &s.metrics);
+    let outputs = metered(outputs, metrics);
     let refs: Vec<&dyn Output> = outputs.iter().map(|o| &**o as &dyn Output).collect();
     let mut pipeline = Pipeline::new(engine, refs).options(options);
     if let Some(d) = &dead {
@@ -808,11 +883,99 @@ fn deliver(
         pipeline = pipeline.checkpoints(s);
     }
     let (stop, abort) = signals(runtime);
-    let mut notice = |n: Notice<'_>| report_notice(err, names, &n);
-    let report = runtime
-        .block_on(pipeline.run(sources, stop, abort, &mut notice))
-        .map_err(|e| e.to_string())?;
+    let mut notice = |n: Notice<'_>| {
+        if let Some(m) = metrics {
+            m.observe(&n);
+        }
+        report_notice(err, names, &n);
+    };
+    let run = pipeline.run(sources, stop, abort, &mut notice);
+    let report = match (&served, sources.first()) {
+        (Some(s), Some(source)) => runtime.block_on(s.beside(*source, run)),
+        _ => runtime.block_on(run),
+    }
+    .map_err(|e| e.to_string())?;
     Ok((report, stdout_used))
+}
+
+/// The metrics server of a `watch` command: its counters and its bound listener.
+struct Served {
+    metrics: metrics::Metrics,
+    listener: std::sync::Mutex<Option<tokio::net::TcpListener>>,
+}
+
+impl Served {
+    /// Binds `--metrics-listen` (when given) and announces the URL on `err`.
+    fn start(
+        args: &ServiceArgs,
+        runtime: &tokio::runtime::Runtime,
+        err: &mut (dyn Write + Send),
+    ) -> Result<Option<Served>, String> {
+        let Some(addr) = args.metrics_listen else {
+            return Ok(None);
+        };
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(|e| format!("cannot listen on --metrics-listen {addr}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let _ = writeln!(err, "kaudit: metrics on http://{bound}/metrics");
+        let _ = err.flush();
+        Ok(Some(Served {
+            metrics: metrics::Metrics::new(metrics::Thresholds {
+                output_failure: args.ready_output_failure,
+                max_lag: args.ready_max_lag,
+            }),
+            listener: std::sync::Mutex::new(Some(listener)),
+        }))
+    }
+
+    /// Runs `run` with the metrics server beside it (stopped when `run` completes).
+    async fn beside<T>(
+        &self,
+        source: &dyn kaudit_source::Source,
+        run: impl Future<Output = T>,
+    ) -> T {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(listener) = listener else {
+            return run.await;
+        };
+        let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
+        let run = async {
+            let r = run.await;
+            let _ = done_tx.send(());
+            r
+        };
+        let serve = metrics::serve(listener, &self.metrics, source, async {
+            let _ = done.await;
+        });
+        let (r, ()) = tokio::join!(run, serve);
+        r
+    }
+}
+
+/// `outputs`, each counted into `metrics` when there is a metrics server.
+fn metered<'m, 'a: 'm>(
+    outputs: Vec<Box<dyn Output + 'a>>,
+    metrics: Option<&'m metrics::Metrics>,
+) -> Vec<Box<dyn Output + 'm>> {
+    match metrics {
+        None => outputs
+            .into_iter()
+            .map(|o| o as Box<dyn Output + 'm>)
+            .collect(),
+        Some(m) => {
+            let names: Vec<&str> = outputs.iter().map(|o| o.name()).collect();
+            m.outputs(&names);
+            outputs
+                .into_iter()
+                .map(|o| Box::new(metrics::Metered::new(o, m)) as Box<dyn Output + 'm>)
+                .collect()
+        }
+    }
 }
 
 fn scan(
@@ -851,6 +1014,7 @@ fn scan(
         &args.outputs,
         RetryPolicy::scan(),
         &source_refs,
+        None,
         None,
         &names,
         &runtime,
@@ -958,6 +1122,7 @@ fn watch_cloudwatch(
     let start = source
         .effective_start(resume.as_ref())
         .map_err(|e| format!("cannot start reading: {e}"))?;
+    let served = Served::start(&args.service, &runtime, err)?;
     let _ = writeln!(err, "kaudit: reading {} {start}", args.log_group);
     let _ = err.flush();
     let sources: [&dyn kaudit_source::Source; 1] = [&source];
@@ -969,6 +1134,7 @@ fn watch_cloudwatch(
         store
             .as_ref()
             .map(|s| s as &dyn kaudit_source::CheckpointStore),
+        served,
         &names,
         &runtime,
         out,

@@ -19,8 +19,8 @@ use kaudit_engine::pipeline::{Notice, Pipeline, PipelineOptions, RetryPolicy};
 use kaudit_source::webhook::{TlsFiles, WebhookConfig, WebhookServer};
 
 use crate::{
-    OutputArgs, RuleArgs, build_outputs, dead_letters, engine_for, parse_duration_arg,
-    report_notice, runtime, signals, summary,
+    OutputArgs, RuleArgs, Served, ServiceArgs, build_outputs, dead_letters, engine_for, metered,
+    parse_duration_arg, report_notice, runtime, signals, summary,
 };
 
 /// `kaudit watch webhook` options.
@@ -69,9 +69,11 @@ pub(crate) struct WebhookArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     ack_timeout: Option<Duration>,
     #[command(flatten)]
+    pub(crate) service: ServiceArgs,
+    #[command(flatten)]
     rules: RuleArgs,
     #[command(flatten)]
-    outputs: OutputArgs,
+    pub(crate) outputs: OutputArgs,
 }
 
 impl WebhookArgs {
@@ -131,6 +133,7 @@ pub(crate) fn watch_webhook(
             "kaudit: warning: the webhook is unauthenticated: anyone who can reach {url} can post audit events (use --token-file and/or --client-ca)"
         );
     }
+    let served = Served::start(&args.service, &runtime, err)?;
     let _ = err.flush();
 
     let dead = dead_letters(&args.outputs)?;
@@ -144,6 +147,8 @@ pub(crate) fn watch_webhook(
         options.drain_timeout = Some(t);
     }
     let outputs = build_outputs(&args.outputs, engine.renderer.format, out)?;
+    let metrics = served.as_ref().map(|s| &s.metrics);
+    let outputs = metered(outputs, metrics);
     let refs: Vec<&dyn Output> = outputs.iter().map(|o| &**o as &dyn Output).collect();
     let mut pipeline = Pipeline::new(&engine, refs)
         .options(options)
@@ -155,7 +160,12 @@ pub(crate) fn watch_webhook(
     let stop = stop.shared();
     let abort = abort.shared();
     let names = vec![url];
-    let mut notice = |n: Notice<'_>| report_notice(err, &names, &n);
+    let mut notice = |n: Notice<'_>| {
+        if let Some(m) = metrics {
+            m.observe(&n);
+        }
+        report_notice(err, &names, &n);
+    };
     let report = runtime.block_on(async {
         let (ran_tx, ran) = tokio::sync::oneshot::channel::<()>();
         // Stop accepting on the first signal (or when the pipeline ended by itself).
@@ -196,8 +206,14 @@ pub(crate) fn watch_webhook(
             let _ = ran_tx.send(());
             report
         };
-        let ((), report) = tokio::join!(serve, run);
-        report
+        let both = async {
+            let ((), report) = tokio::join!(serve, run);
+            report
+        };
+        match &served {
+            Some(s) => s.beside(&source, both).await,
+            None => both.await,
+        }
     });
     let report = report.map_err(|e| e.to_string())?;
     let _ = err.write_all(summary(&report.stats, &engine.rules).as_bytes());

@@ -209,6 +209,16 @@ pub enum Notice<'a> {
     },
     /// A checkpoint was committed.
     Committed(&'a Checkpoint),
+    /// A record was evaluated: how many of its events decoded, and the alerts they raised
+    /// (before delivery). For live counters such as `kaudit_events_total`.
+    Evaluated {
+        /// The index of the record's source in the slice given to [`Pipeline::run`].
+        source: usize,
+        /// Events decoded and evaluated in this record.
+        events: u64,
+        /// The alerts raised, in order.
+        alerts: &'a [Alert],
+    },
 }
 
 /// Per-output delivery counts.
@@ -573,6 +583,7 @@ impl<'a> Pipeline<'a> {
                 };
                 let start = Instant::now();
                 alerts.clear();
+                let events_before = report.stats.events;
                 self.evaluate_record(
                     index,
                     &record.payload,
@@ -583,6 +594,14 @@ impl<'a> Pipeline<'a> {
                     notice,
                 );
                 report.stats.elapsed += start.elapsed();
+                tell(
+                    notice,
+                    Notice::Evaluated {
+                        source: index,
+                        events: report.stats.events - events_before,
+                        alerts: &alerts,
+                    },
+                );
                 if alerts.is_empty() {
                     lock(shared).tracker.push(record.checkpoint, 0);
                 } else {
