@@ -39,9 +39,9 @@
 //! accepted by every output (or dead-lettered).
 //!
 //! - [`ruleset`]: compiled rules in load order with the (verb, resource) index;
-//! - [`alert`]: the owned [`Alert`](alert::Alert), Falco's text and JSON alerts;
+//! - [`alert`]: the owned [`Alert`], Falco's text and JSON alerts;
 //! - [`builder`]: [`EngineBuilder`], the built-in rules, [`LoadError`];
-//! - [`run`]: the [`Engine`](run::Engine) (rules, renderer, decoding options) and counters;
+//! - [`run`]: the [`Engine`] (rules, renderer, decoding options) and counters;
 //! - [`output`] (feature `pipeline`): the [`Output`](output::Output) contract outputs implement;
 //! - [`pipeline`] (feature `pipeline`): source → decode → evaluate → outputs →
 //!   acknowledgements → checkpoint.

@@ -143,7 +143,7 @@ impl Engine {
         }
     }
 
-    /// Evaluates one decoded event and appends its [`Alert`](crate::alert::Alert)s to `out`
+    /// Evaluates one decoded event and appends its [`Alert`]s to `out`
     /// (in rule load order; only the first with [`Matching::First`](crate::ruleset::Matching)).
     pub fn alerts(
         &self,
