@@ -27,20 +27,27 @@ for pkg in kaudit-engine kaudit; do
     fi
 done
 
-# Every top-level example runs and prints what its header promises.
-run_example() {
-    local name=$1
-    shift
+# Every top-level example runs and prints what its header promises. (The output is captured
+# before grep reads it: `grep -q` on a pipe would close it under a still-printing example.)
+expect_example() {
+    local name=$1 pattern=$2
+    shift 2
     echo "== cargo run --example $name $*" >&2
-    cargo run --quiet --locked --example "$name" -- "$@"
+    local out
+    out=$(cargo run --quiet --locked --example "$name" -- "$@")
+    if ! grep -Eq "$pattern" <<<"$out"; then
+        printf '%s\n' "$out" >&2
+        echo "error: example $name did not print /$pattern/" >&2
+        exit 1
+    fi
 }
-run_example embed_condition | grep -q "Admin Write Without Token"
-run_example scan_file | grep -q "events read from"
-run_example custom_source | grep -q "run 2: 2 events evaluated"
-run_example forward_to_sidekick | grep -q "the receiver accepted"
+expect_example embed_condition "Admin Write Without Token"
+expect_example scan_file "400 events read from .*, 0 skipped"
+expect_example custom_source "run 2: 2 events evaluated"
+expect_example forward_to_sidekick "the receiver accepted [1-9][0-9]* alerts"
 # Without an endpoint, cloudwatch_tail explains what it needs and exits 0 ...
-env -u KAUDIT_CLOUDWATCH_ENDPOINT cargo run --quiet --locked --example cloudwatch_tail | grep -q "needs a CloudWatch Logs endpoint"
-# ... and against moto_server it tails the seeded log group.
+(unset KAUDIT_CLOUDWATCH_ENDPOINT; expect_example cloudwatch_tail "needs a CloudWatch Logs endpoint")
+# ... and against moto_server it tails the log group it seeded.
 moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$KAUDIT_MOTO_PYTHON" -m moto.server -H 127.0.0.1 -p "$moto_port" >/dev/null 2>&1 &
 moto_pid=$!
@@ -50,7 +57,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 KAUDIT_CLOUDWATCH_ENDPOINT="http://127.0.0.1:$moto_port" KAUDIT_TAIL_SECONDS=8 \
-    cargo run --quiet --locked --example cloudwatch_tail -- --seed | tee /dev/stderr | grep -Eq "after [0-9]+s: [1-9][0-9]* events, [0-9]+ alerts, 0 source errors"
+    expect_example cloudwatch_tail "after [0-9]+s: [1-9][0-9]* events, [0-9]+ alerts, 0 source errors" --seed
 kill $moto_pid 2>/dev/null || true
 
 # The API docs build without a warning (broken links, missing docs).
