@@ -1,20 +1,76 @@
 //! kaudit: Falco's Kubernetes-audit rules, unmodified, over Kubernetes audit events.
 //!
+//! Evaluate rules on audit events in a few lines:
+//!
+//! ```
+//! use kaudit::{Compat, Engine, Matching};
+//!
+//! let engine = Engine::builder()
+//!     .builtin_rules() // or .rules_file("k8s_audit_rules.yaml")
+//!     .compat(Compat::Correct)
+//!     .matching(Matching::All)
+//!     .disable_rule("Namespace Deleted")
+//!     .build()?;
+//! let event = concat!(
+//!     r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"1","stage":"ResponseComplete","#,
+//!     r#""verb":"create","requestURI":"/api/v1/namespaces/shop/pods/web/exec?command=sh","#,
+//!     r#""user":{"username":"alice"},"objectRef":{"resource":"pods","subresource":"exec","#,
+//!     r#""namespace":"shop","name":"web"},"responseStatus":{"code":101}}"#,
+//! )
+//! .as_bytes();
+//! for alert in engine.evaluate(event).alerts {
+//!     assert_eq!(alert.rule, "Exec Or Attach Into Pod");
+//!     println!("{} {}", alert.priority, alert.output);
+//! }
+//! # Ok::<(), kaudit::LoadError>(())
+//! ```
+//!
+//! The long-running case, a [`source::Source`] run through outputs with checkpoints, is
+//! [`engine::pipeline::Pipeline`] (feature `pipeline`); see the `custom_source`,
+//! `cloudwatch_tail` and `forward_to_sidekick` examples.
+//!
 //! This facade re-exports the workspace crates under short names:
 //!
 //! - [`event`]: the `audit.k8s.io/v1` event model and the `ka.*` / `jevt.*` field table;
 //! - [`condition`]: Falco's condition language (parse, expand, compile, evaluate), generic over
 //!   any event type;
 //! - [`rules`]: rules files (loader with Falco's diagnostics), output templates, priorities;
-//! - [`source`]: where events come from (files, stdin, CloudWatch Logs) and checkpoints;
-//! - [`engine`]: the rule set, the owned `Alert`, and the acknowledged pipeline;
-//! - [`output`]: stdout, files, falcosidekick-compatible HTTP, webhooks, dead letters.
+//! - [`engine`]: the engine builder, the rule set, the owned `Alert`, and the acknowledged
+//!   pipeline;
+//! - `source` (feature `pipeline`): where events come from (files, stdin, CloudWatch Logs, the
+//!   audit webhook) and checkpoints;
+//! - `output` (feature `output`): stdout, files, falcosidekick-compatible HTTP, webhooks, dead
+//!   letters;
+//! - `cli` (feature `cli`): the `kaudit` command line.
+//!
+//! # Features
+//!
+//! | feature | what it adds | what it costs |
+//! | --- | --- | --- |
+//! | (none) | rules on bytes and events: [`Engine`], [`condition`], [`rules`], [`event`] | no async runtime, no AWS SDK, no HTTP |
+//! | `pipeline` | [`engine::pipeline`], `source` (files, stdin, checkpoints) | tokio |
+//! | `output` | `output`: stdout, files, HTTP(S) and falcosidekick | reqwest, rustls |
+//! | `cloudwatch` | `source::cloudwatch` | the AWS SDK |
+//! | `webhook` | `source::webhook`, the kube-apiserver audit webhook | hyper (server) |
+//! | `cli` (default) | the `kaudit` binary and `cli`; all of the above | |
+//!
+//! A library user who only evaluates rules writes
+//! `kaudit = { version = "0.1", default-features = false }`.
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view.
 
 pub use kaudit_condition as condition;
 pub use kaudit_engine as engine;
 pub use kaudit_event as event;
-pub use kaudit_output as output;
 pub use kaudit_rules as rules;
+
+#[cfg(feature = "cli")]
+pub use kaudit_cli as cli;
+#[cfg(feature = "output")]
+pub use kaudit_output as output;
+#[cfg(feature = "pipeline")]
 pub use kaudit_source as source;
+
+pub use kaudit_engine::{
+    Alert, AuditEvent, Compat, Engine, EngineBuilder, Evaluation, LoadError, Matching, Priority,
+};

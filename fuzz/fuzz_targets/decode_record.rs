@@ -18,7 +18,7 @@ fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let schema = K8sAuditSchema::new();
-        let text = include_str!("../../crates/cli/rules/default.yaml");
+        let text = include_str!("../../crates/engine/rules/default.yaml");
         let result = load(&[RuleFile::new("default.yaml", text)], &schema, &LoadOptions::k8s_audit());
         let rules: Vec<Rule<_>> = result.rules.into_iter().map(Rule::from).collect();
         Engine {

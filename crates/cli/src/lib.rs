@@ -15,19 +15,46 @@
 //! With no `--rules`, the built-in ruleset ([`DEFAULT_RULES`]) is used. Alerts go to stdout,
 //! the summary and every diagnostic to stderr. Exit codes: 0 success, 1 a rules file or an
 //! input could not be used, 2 bad command-line usage.
+//!
+//! # Quick start
+//!
+//! The `kaudit` binary is [`main`]; [`run_with`] runs a command line with your own streams:
+//!
+//! ```
+//! use std::process::ExitCode;
+//!
+//! let (mut out, mut err) = (Vec::new(), Vec::new());
+//! let code = kaudit_cli::run_with(["kaudit", "rules", "list"], &mut out, &mut err);
+//! assert_eq!(code, ExitCode::SUCCESS);
+//! assert!(String::from_utf8(out)?.contains("Exec Or Attach Into Pod"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Design
+//!
+//! Every command builds its engine with [`kaudit_engine::EngineBuilder`] (the same path a
+//! library user takes) and runs sources through [`kaudit_engine::pipeline::Pipeline`]; this
+//! crate only maps flags to those APIs, installs the signal handling (first SIGINT/SIGTERM:
+//! stop, drain, commit; second: exit at once) and renders reports.
+//!
+//! # Features
+//!
+//! None: the command line always has every source and output.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 use kaudit_condition::NoMacros;
-use kaudit_event::{Compat, DecodeOptions, FALCO_MAX_EVENT_SIZE, FIELDS, K8sAuditSchema};
+use kaudit_event::{Compat, FIELDS, K8sAuditSchema};
 
 use kaudit_engine::alert::{AlertFormat, AlertRenderer, TimeFormat, TimeZone};
+use kaudit_engine::builder::SelectionKind;
 use kaudit_engine::output::Output;
 use kaudit_engine::pipeline::{Notice, Pipeline, PipelineOptions, RetryPolicy, RunReport};
-use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
+use kaudit_engine::ruleset::{Matching, RuleSet, Selection};
 use kaudit_engine::run::{Engine, Stats};
+use kaudit_engine::{EngineBuilder, LoadError};
 use kaudit_rules::Priority;
 use kaudit_rules::{LoadOptions, RuleFile};
 
@@ -35,11 +62,12 @@ mod config;
 mod metrics;
 mod webhook;
 
-/// The built-in ruleset (`crates/cli/rules/default.yaml`), used when no `--rules` is given.
-pub const DEFAULT_RULES: &str = include_str!("../rules/default.yaml");
+/// The built-in ruleset (`crates/engine/rules/default.yaml`, [`kaudit_engine::BUILTIN_RULES`]),
+/// used when no `--rules` is given.
+pub const DEFAULT_RULES: &str = kaudit_engine::BUILTIN_RULES;
 
 /// The name the built-in ruleset is reported under.
-pub const DEFAULT_RULES_NAME: &str = "<built-in rules/default.yaml>";
+pub const DEFAULT_RULES_NAME: &str = kaudit_engine::BUILTIN_RULES_NAME;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -619,82 +647,52 @@ fn read_rule_files(paths: &[String]) -> Result<Vec<RuleFile>, String> {
         .collect()
 }
 
-/// Loads rules files into a rule set, or renders the load errors.
-fn build_ruleset(
+/// Builds the engine from `paths` (the built-in rules when empty) with `builder`'s options;
+/// the load warnings go to `err`, the errors into the message.
+fn build_engine(
     paths: &[String],
-    schema: &K8sAuditSchema,
-    selection: &Selection,
+    builder: EngineBuilder,
     err: &mut dyn Write,
-) -> Result<RuleSet<kaudit_event::Field>, String> {
-    let files = read_rule_files(paths)?;
-    let result = kaudit_rules::load(&files, schema, &LoadOptions::k8s_audit());
-    let texts: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let warnings: Vec<_> = result.warnings().cloned().collect();
-    if !warnings.is_empty() {
-        let _ = err.write_all(kaudit_rules::diag::render(&warnings, &texts).as_bytes());
-    }
-    if !result.successful() {
-        let errors: Vec<_> = result.errors().cloned().collect();
-        return Err(format!(
-            "cannot load rules:\n{}",
-            kaudit_rules::diag::render(&errors, &texts)
-        ));
-    }
-    let rules: Vec<Rule<_>> = result.rules.into_iter().map(Rule::from).collect();
-    for warning in unmatched_selection(&rules, selection) {
-        let _ = writeln!(err, "kaudit: warning: {warning}");
-    }
-    Ok(RuleSet::new(rules, schema, selection))
-}
-
-/// The `--disable-rule/--enable-rule/--disable-tag/--enable-tag` values that match no loaded
-/// rule: most likely typos, so they are named.
-fn unmatched_selection(rules: &[Rule<kaudit_event::Field>], sel: &Selection) -> Vec<String> {
-    use kaudit_engine::ruleset::wildcard_match;
-    let mut out = Vec::new();
-    for (flag, patterns) in [
-        ("--disable-rule", &sel.disable_rules),
-        ("--enable-rule", &sel.enable_rules),
-    ] {
-        for p in patterns {
-            if !rules.iter().any(|r| wildcard_match(p, &r.name)) {
-                out.push(format!("{flag} `{p}` matches no rule"));
+) -> Result<Engine, String> {
+    let builder = paths.iter().fold(builder, |b, p| b.rules_file(p));
+    let report = |err: &mut dyn Write, w: &kaudit_engine::Warnings| {
+        let _ = err.write_all(w.rendered.as_bytes());
+        for u in &w.unmatched {
+            let _ = match u.kind {
+                SelectionKind::DisableRule | SelectionKind::EnableRule => writeln!(
+                    err,
+                    "kaudit: warning: --{} `{}` matches no rule",
+                    u.kind, u.value
+                ),
+                _ => writeln!(
+                    err,
+                    "kaudit: warning: --{} `{}` matches no rule's tags",
+                    u.kind, u.value
+                ),
+            };
+        }
+    };
+    match builder.build_with_warnings() {
+        Ok((engine, warnings)) => {
+            report(err, &warnings);
+            Ok(engine)
+        }
+        Err(e) => {
+            if let LoadError::Rules { warnings, .. } = &e {
+                report(err, warnings);
             }
+            Err(e.to_string())
         }
     }
-    for (flag, tags) in [
-        ("--disable-tag", &sel.disable_tags),
-        ("--enable-tag", &sel.enable_tags),
-    ] {
-        for t in tags {
-            if !rules.iter().any(|r| r.tags.contains(t)) {
-                out.push(format!("{flag} `{t}` matches no rule's tags"));
-            }
-        }
-    }
-    out
 }
 
 fn engine_for(args: &RuleArgs, err: &mut dyn Write) -> Result<Engine, String> {
     let s = settings(args);
-    let schema = K8sAuditSchema::with_compat(s.compat);
-    let rules = build_ruleset(&args.rules, &schema, &s.selection, err)?;
-    let decode = if s.compat == Compat::Falco {
-        DecodeOptions {
-            max_event_size: FALCO_MAX_EVENT_SIZE,
-        }
-    } else {
-        DecodeOptions::default()
-    };
-    Ok(Engine {
-        rules,
-        renderer: s.renderer,
-        decode,
-        compat: s.compat,
-    })
+    let builder = Engine::builder()
+        .compat(s.compat)
+        .selection(s.selection)
+        .renderer(s.renderer);
+    build_engine(&args.rules, builder, err)
 }
 
 /// The outputs `args` name (stdout when none), the stdout one writing to `out`.
@@ -1215,8 +1213,8 @@ fn rules_list(
     w: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    let schema = K8sAuditSchema::new();
-    let rules = build_ruleset(files, &schema, &Selection::default(), err)?;
+    let engine = build_engine(files, Engine::builder(), err)?;
+    let rules = &engine.rules;
     let mut out = String::new();
     for (i, r) in rules.rules().iter().enumerate() {
         let tags: Vec<&str> = r.tags.iter().map(String::as_str).collect();

@@ -39,6 +39,10 @@
 //! canonical `Display` text re-parses to an equal tree, then compiles and evaluates it. The
 //! criterion bench is the workspace's `benches/condition.rs` (`cargo bench --bench condition`).
 //!
+//! # Features
+//!
+//! None: the crate has no optional parts and no async or IO dependency.
+//!
 //! # Deliberate choices
 //!
 //! - Spans are excluded from `PartialEq` (cedar style); so is macro provenance.
@@ -122,7 +126,9 @@ impl Error {
     }
 }
 
-/// Parses, expands and compiles in one call (Falco's rule depth limit, 1000).
+/// Parses, expands and compiles in one call, with the same nesting limit as [`parse`]
+/// ([`ParseOptions::default`], libsinsp's 100); [`build_with`] takes the options, e.g.
+/// [`ParseOptions::falco_rules`] for the limit Falco applies to rules-file conditions.
 ///
 /// # Errors
 /// The first [`Error`] of any stage.
@@ -131,7 +137,20 @@ pub fn build<S: Schema>(
     macros: &impl MacroLookup,
     schema: &S,
 ) -> Result<Program<S::Field>, Error> {
-    let ast = parse_with(text, &ParseOptions::falco_rules())?;
+    build_with(text, macros, schema, &ParseOptions::default())
+}
+
+/// [`build`] with explicit parse options (the nesting limit).
+///
+/// # Errors
+/// The first [`Error`] of any stage.
+pub fn build_with<S: Schema>(
+    text: &str,
+    macros: &impl MacroLookup,
+    schema: &S,
+    options: &ParseOptions,
+) -> Result<Program<S::Field>, Error> {
+    let ast = parse_with(text, options)?;
     let expanded = expand(&ast, macros)?;
     Ok(compile(&expanded, schema)?)
 }

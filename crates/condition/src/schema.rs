@@ -85,8 +85,52 @@ pub enum Value<'a> {
     Bool(bool),
 }
 
+impl<'a> From<&'a str> for Value<'a> {
+    /// Borrowed text: `out.push(self.verb.as_str().into())`.
+    fn from(s: &'a str) -> Self {
+        Value::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Value<'_> {
+    fn from(s: String) -> Self {
+        Value::Str(Cow::Owned(s))
+    }
+}
+
+impl<'a> From<&'a [u8]> for Value<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        Value::Bytes(Cow::Borrowed(b))
+    }
+}
+
+impl From<Vec<u8>> for Value<'_> {
+    fn from(b: Vec<u8>) -> Self {
+        Value::Bytes(Cow::Owned(b))
+    }
+}
+
+impl From<i64> for Value<'_> {
+    fn from(n: i64) -> Self {
+        Value::Int(n)
+    }
+}
+
+impl From<u64> for Value<'_> {
+    fn from(n: u64) -> Self {
+        Value::Uint(n)
+    }
+}
+
+impl From<bool> for Value<'_> {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
 /// The values of one field on one event: empty means missing. Up to four live inline, so a
-/// typical extraction does not allocate.
+/// typical extraction does not allocate. (This is `smallvec`'s type in a public signature on
+/// purpose: [`Event::extract`] is the hot path, and a `Vec` would allocate per extraction.)
 pub type Values<'a> = smallvec::SmallVec<[Value<'a>; 4]>;
 
 /// Evaluation-time access to an event's field values.

@@ -40,7 +40,9 @@ pub enum TimeZone {
     Utc,
     /// A fixed offset east of UTC, in seconds.
     Fixed(i32),
-    /// A time zone with rules (the system's local zone).
+    /// A time zone with rules (the system's local zone). This is jiff's type on purpose: a
+    /// zone with daylight-saving rules needs a tz database, and jiff is the one the engine
+    /// uses; [`TimeZone::local`] builds it without naming jiff.
     Zone(jiff::tz::TimeZone),
 }
 

@@ -167,7 +167,7 @@ pub struct RuleSet<F> {
 }
 
 /// The index keys: scalar string fields most rules gate on.
-pub const INDEX_FIELDS: [&str; 2] = ["ka.verb", "ka.target.resource"];
+pub(crate) const INDEX_FIELDS: [&str; 2] = ["ka.verb", "ka.target.resource"];
 
 impl<F: Clone> RuleSet<F> {
     /// Builds the rule set: decides which rules are active and builds the index.

@@ -1,13 +1,15 @@
 //! The [`Engine`] (rules, alert renderer, decoding options) and the [`Stats`] of a run.
 //!
-//! [`Engine::alerts`] evaluates one decoded event; the [`pipeline`](crate::pipeline) drives it
-//! over a source's records and delivers the alerts.
+//! [`Engine::evaluate`] decodes and evaluates a payload, [`Engine::evaluate_event`] one decoded
+//! event; [`Engine::alerts`] is the allocation-free form the pipeline drives over a source's
+//! records before it delivers the alerts.
 
 use std::time::Duration;
 
-use kaudit_event::{AuditEvent, Compat, DecodeOptions, Field};
+use kaudit_event::{AuditEvent, Compat, DecodeError, DecodeOptions, Field};
 
-use crate::alert::AlertRenderer;
+use crate::alert::{Alert, AlertRenderer};
+use crate::decode::decode_record;
 use crate::ruleset::RuleSet;
 
 /// Counters of one run.
@@ -62,7 +64,8 @@ impl Stats {
     }
 }
 
-/// A rule set with its alert renderer and decoding options.
+/// A rule set with its alert renderer and decoding options. Build one with
+/// [`Engine::builder`].
 #[derive(Debug)]
 pub struct Engine {
     /// The rules.
@@ -77,7 +80,60 @@ pub struct Engine {
     pub compat: Compat,
 }
 
+/// What [`Engine::evaluate`] found in one payload.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Evaluation {
+    /// The alerts, in event order and, per event, in rule load order.
+    pub alerts: Vec<Alert>,
+    /// How many events were decoded and evaluated.
+    pub events: usize,
+    /// The events that did not decode (skipped), with their position in the payload.
+    pub errors: Vec<DecodeError>,
+}
+
 impl Engine {
+    /// Decodes every event in `payload` (one JSON event, JSON lines, an `EventList`, a JSON
+    /// array of events) and evaluates each; events that do not decode are reported in
+    /// [`Evaluation::errors`] and skipped.
+    #[must_use]
+    pub fn evaluate(&self, payload: &[u8]) -> Evaluation {
+        let mut eval = Evaluation::default();
+        let mut matches = Vec::new();
+        for item in decode_record(payload, &self.decode, self.compat) {
+            match item {
+                Ok(event) => {
+                    eval.events += 1;
+                    self.push_alerts(&event, &mut matches, &mut eval.alerts);
+                }
+                Err(e) => eval.errors.push(e),
+            }
+        }
+        eval
+    }
+
+    /// Evaluates one decoded event: its alerts in rule load order (at most one with
+    /// [`Matching::First`](crate::ruleset::Matching)).
+    ///
+    /// Decode it with this engine's options, `kaudit_event::decode_event_with(text,
+    /// Position { line: 1, offset: 0 }, &engine.decode, engine.compat)`, so that events are read
+    /// as [`Engine::compat`] says.
+    #[must_use]
+    pub fn evaluate_event(&self, event: &AuditEvent<'_>) -> Vec<Alert> {
+        let mut out = Vec::new();
+        self.push_alerts(event, &mut Vec::new(), &mut out);
+        out
+    }
+
+    fn push_alerts(&self, event: &AuditEvent<'_>, matches: &mut Vec<usize>, out: &mut Vec<Alert>) {
+        self.rules.evaluate(event, matches);
+        for &i in matches.iter() {
+            if let Some(rule) = self.rules.rule(i) {
+                out.push(self.renderer.alert(rule, event, event.timestamp_ns()));
+            }
+        }
+    }
+
     /// New counters sized for this engine's rules.
     #[must_use]
     pub fn new_stats(&self) -> Stats {
@@ -87,7 +143,7 @@ impl Engine {
         }
     }
 
-    /// Evaluates one decoded event and appends its [`Alert`](crate::alert::Alert)s to `out`
+    /// Evaluates one decoded event and appends its [`Alert`]s to `out`
     /// (in rule load order; only the first with [`Matching::First`](crate::ruleset::Matching)).
     pub fn alerts(
         &self,

@@ -26,7 +26,7 @@ use kaudit_source::{
     Checkpoint, CheckpointError, CheckpointStore, Record, Source, SourceError, SourceIdentity,
 };
 
-const DEFAULT_RULES: &str = include_str!("../../cli/rules/default.yaml");
+const DEFAULT_RULES: &str = include_str!("../rules/default.yaml");
 const SAMPLE: &str = include_str!("../../../examples/data/sample-audit.jsonl");
 
 fn engine() -> Engine {

@@ -25,7 +25,7 @@ use kaudit_source::SourceIdentity;
 use kaudit_source::testing::ReplaySource;
 use kaudit_source::{Checkpoint, CheckpointError, CheckpointStore, MemoryCheckpointStore, Source};
 
-const DEFAULT_RULES: &str = include_str!("../../cli/rules/default.yaml");
+const DEFAULT_RULES: &str = include_str!("../rules/default.yaml");
 const SAMPLE: &str = include_str!("../../../examples/data/sample-audit.jsonl");
 
 fn engine() -> Engine {

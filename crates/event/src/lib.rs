@@ -49,8 +49,8 @@
 //!
 //! # Sample data
 //!
-//! [`sample::generate`] makes a realistic EKS-shaped JSON-lines audit log from a seed; the
-//! bundled `examples/data/sample-audit.jsonl` is its output for [`sample::SAMPLE_SEED`].
+//! `sample::generate` (feature `sample`) makes a realistic EKS-shaped JSON-lines audit log from a seed; the
+//! bundled `examples/data/sample-audit.jsonl` is its output for `sample::SAMPLE_SEED`.
 //!
 //! # Example
 //!
@@ -70,6 +70,10 @@
 //!     assert_eq!(pos.line, 1);
 //! }
 //! ```
+//!
+//! # Features
+//!
+//! - `sample`: the `sample` module, the deterministic EKS-shaped audit-log generator (benchmarks, tests).
 
 pub mod decode;
 mod docs;

@@ -58,7 +58,7 @@
 //!
 //! - `webpki-roots` (default): Mozilla's root certificates compiled in, used only when the system
 //!   has no CA certificates (scratch or distroless images).
-//! - `test-util`: [`testing::Receiver`], a scriptable HTTP/1.1 (and HTTPS) receiver on
+//! - `test-util`: `testing::Receiver`, a scriptable HTTP/1.1 (and HTTPS) receiver on
 //!   127.0.0.1, with a falcosidekick mode that applies falcosidekick's acceptance rules. For this
 //!   and other crates' tests.
 

@@ -194,7 +194,7 @@ impl FieldValue {
 
 /// Appends `s` as a JSON string literal, escaped as nlohmann::json does (`"`, `\`, and control
 /// characters; `/` and non-ASCII are kept).
-pub fn write_json_str(out: &mut String, s: &str) {
+pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {

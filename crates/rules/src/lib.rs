@@ -1,5 +1,5 @@
 //! kaudit-rules: Falco rules files. The loader runs Falco's three steps, read → collect → compile;
-//! [`format`] compiles output templates; [`Priority`] is Falco's priority scale.
+//! [`format`](mod@format) compiles output templates; [`Priority`] is Falco's priority scale.
 //!
 //! The crate is generic over the condition language's [`Schema`]: it knows no event model and
 //! has no async, AWS, HTTP or CLI dependency.
@@ -28,6 +28,43 @@
 //!   `illegal map value` use saphyr's wording;
 //! - a condition problem points at its exact file column only for one-line plain conditions;
 //!   otherwise at the condition's YAML value, with the caret rendering inside the condition.
+//!
+//! # Quick start
+//!
+//! Load a rules file against a schema (here the `ka.*` table of `kaudit-event`); the rules come
+//! back compiled, or the diagnostics render as Falco prints them:
+//!
+//! ```
+//! use kaudit_rules::{LoadOptions, RuleFile, diag, load};
+//!
+//! let text = "\
+//! - list: sensitive
+//!   items: [secrets, configmaps]
+//! - macro: reads
+//!   condition: ka.verb in (get, list)
+//! - rule: Sensitive Read
+//!   desc: a sensitive resource was read
+//!   condition: reads and ka.target.resource in (sensitive)
+//!   output: read by %ka.user.name
+//!   priority: NOTICE
+//!   source: k8s_audit
+//! ";
+//! let files = [RuleFile::new("rules.yaml", text)];
+//! let schema = kaudit_event::K8sAuditSchema::new();
+//! let result = load(&files, &schema, &LoadOptions::k8s_audit());
+//! assert!(result.successful());
+//! assert_eq!(result.rules[0].name, "Sensitive Read");
+//!
+//! let bad = [RuleFile::new("bad.yaml", "- rule: x\n  condition: ka.verb =\n")];
+//! let result = load(&bad, &schema, &LoadOptions::k8s_audit());
+//! let errors: Vec<_> = result.errors().cloned().collect();
+//! let rendered = diag::render(&errors, &[("bad.yaml", bad[0].text.as_str())]);
+//! assert!(rendered.contains("bad.yaml"));
+//! ```
+//!
+//! # Features
+//!
+//! None: the crate has no optional parts.
 
 mod collect;
 mod compile;
@@ -37,6 +74,9 @@ mod priority;
 mod read;
 mod text;
 pub mod version;
+// The YAML tree the loader reads (saphyr-parser events with spans); public only for the
+// loader's conformance tests, not part of the API.
+#[doc(hidden)]
 pub mod yaml;
 
 use std::collections::BTreeSet;

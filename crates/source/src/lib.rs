@@ -22,8 +22,43 @@
 //!   [`webhook::WebhookServer`] (feature `webhook`) is the kube-apiserver's audit webhook: an
 //!   authenticated HTTP(S) endpoint whose requests are answered once their events' alerts are
 //!   committed ([`webhook::WebhookAcks`]).
-//! * [`testing`] holds [`testing::ReplaySource`] and [`testing::conformance`], the suite every
+//! * `testing` (feature `test-util`) holds `testing::ReplaySource` and `testing::conformance`, the suite every
 //!   source runs.
+//!
+//! # Quick start
+//!
+//! Read records from any async reader (here an in-memory buffer) and resume after a
+//! checkpoint:
+//!
+//! ```
+//! use futures::StreamExt;
+//! use kaudit_source::{FileInput, FileSource, FileSourceConfig, Source};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let input = FileInput::reader("example", &b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"[..]);
+//! let source = FileSource::new(FileSourceConfig::new(input));
+//! let records: Vec<_> = source.stream(None).collect().await;
+//! assert_eq!(records.len(), 3);
+//! let first = records[0].as_ref().map_err(|e| e.to_string())?;
+//! assert_eq!(&first.payload[..], b"{\"a\":1}");
+//! // `first.checkpoint` is what a `CheckpointStore` keeps once the record is handled; a new
+//! // stream of a file source started from it yields the second record first.
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! - `cloudwatch` (default): [`cloudwatch::CloudWatchSource`] (the AWS SDK, rustls).
+//! - `bundled-roots` (default, implies `cloudwatch`): Mozilla's roots compiled in, used when
+//!   the system trust store is empty (scratch images).
+//! - `webhook`: [`webhook::WebhookServer`], the kube-apiserver audit webhook (hyper, rustls).
+//! - `test-util`: `testing::ReplaySource`, the `testing::conformance` suite and (with
+//!   `cloudwatch`) a moto_server harness.
+//!
+//! Without features the crate is the [`Source`] trait, checkpoints and the file/stdin/reader
+//! source: tokio, no AWS SDK.
 //!
 //! What this crate does *not* do: it knows nothing of the Kubernetes audit model or of Falco's
 //! condition language (payloads are opaque bytes), it never writes checkpoints on its own, and it

@@ -14,7 +14,7 @@ use crate::metrics::MetricsSnapshot;
 /// # Contract
 ///
 /// Every implementation in this crate, and every future one, keeps these rules. The shared
-/// [`testing::conformance`](crate::testing::conformance) suite checks the first three.
+/// `testing::conformance` (feature `test-util`) suite checks the first three.
 ///
 /// * **Resume is strictly after the checkpoint.** `stream(Some(cp))` where `cp` is the
 ///   [`Record::checkpoint`] of record *k* yields record *k + 1* first: never record *k* again and

@@ -2,7 +2,7 @@
 //!
 //! [`parse`] follows libsinsp's parser (libs 0.25 plus the `\xHH` escape of libs master) token
 //! for token: the same accepted language, the same node positions and the same error messages.
-//! See [`parse`](self::parse) for the grammar.
+//! See [`parse`] for the grammar.
 
 pub mod ast;
 pub mod error;

@@ -128,7 +128,7 @@ const CONFIG: &[&str] = &[
 ];
 
 /// Classifies a service error code and HTTP status.
-pub fn classify_code(code: &str, status: Option<u16>) -> ErrorClass {
+pub(crate) fn classify_code(code: &str, status: Option<u16>) -> ErrorClass {
     if THROTTLING.contains(&code) || status == Some(429) {
         ErrorClass::Throttling
     } else if AUTH.contains(&code) || matches!(status, Some(401 | 403)) {
@@ -212,7 +212,7 @@ fn readable(chain: String) -> String {
 }
 
 /// Maps an SDK error to a [`ClientError`].
-pub fn map_sdk_error<E, R>(err: &SdkError<E, R>) -> ClientError
+pub(crate) fn map_sdk_error<E, R>(err: &SdkError<E, R>) -> ClientError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: fmt::Debug + 'static,

@@ -42,10 +42,7 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::time::Instant;
 
-pub use client::{
-    ClientError, FilterRequest, LogEvent, LogsClient, Page, SdkLogsClient, classify_code,
-    map_sdk_error,
-};
+pub use client::{ClientError, FilterRequest, LogEvent, LogsClient, Page, SdkLogsClient};
 pub use config::{
     CloudWatchConfig, ConfigError, EKS_AUDIT_STREAM_PREFIX, GapPolicy, StartParseError,
     StartPosition,

@@ -1,15 +1,23 @@
-//! Embedding the condition language for a non-Kubernetes event: an HTTP request.
+//! Falco conditions over your own, non-Kubernetes event type: an HTTP request.
+//!
+//! Shows the two traits an embedder implements ([`Schema`] names fields at compile time,
+//! [`Event`] answers their values at evaluation time), a macro, an inline list, a compile error
+//! rendered with a caret under the offending text, and a Falco rules file with `list:` and
+//! `macro:` items loaded against the same schema.
 //!
 //! ```text
-//! cargo run -p kaudit-condition --example embed_condition
+//! cargo run --example embed_condition
 //! ```
+//!
+//! Prints each request with whether the condition matches, the rendered error, and the rules
+//! that fire on each request.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
-use kaudit_condition::{
+use kaudit::condition::{
     Ast, Event, FieldError, FieldInfo, Schema, Value, ValueType, Values, build, parse,
 };
+use kaudit::rules::{LoadOptions, RuleFile};
 
 /// The event type: an HTTP request.
 struct Request {
@@ -68,24 +76,43 @@ impl Schema for HttpSchema {
 impl Event<Field> for Request {
     fn extract<'a>(&'a self, field: &Field, out: &mut Values<'a>) {
         match field {
-            Field::Method => out.push(Value::Str(Cow::Borrowed(self.method))),
-            Field::Path => out.push(Value::Str(Cow::Borrowed(self.path))),
-            Field::Status => out.push(Value::Uint(self.status)),
+            Field::Method => out.push(self.method.into()),
+            Field::Path => out.push(self.path.into()),
+            Field::Status => out.push(self.status.into()),
             Field::Header(h) => {
                 if let Some((_, v)) = self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(h)) {
-                    out.push(Value::Str(Cow::Borrowed(v)));
+                    out.push((*v).into());
                 }
             }
             Field::HeaderNames => {
-                out.extend(
-                    self.headers
-                        .iter()
-                        .map(|(k, _)| Value::Str(Cow::Borrowed(*k))),
-                );
+                out.extend(self.headers.iter().map(|(k, _)| Value::from(*k)));
             }
         }
     }
 }
+
+/// A small rules file for the HTTP schema: a list, a macro using it, two rules.
+const RULES: &str = r#"
+- list: write_methods
+  items: [POST, PUT, PATCH, DELETE]
+
+- macro: writes
+  condition: http.method in (write_methods)
+
+- rule: Admin Write Without Token
+  desc: a write to an admin path without the admin token
+  condition: writes and http.path startswith /admin and not http.header[X-Admin-Token] exists
+  output: admin write (method=%http.method path=%http.path)
+  priority: WARNING
+  source: http
+
+- rule: Server Error
+  desc: the server failed
+  condition: http.status >= 500
+  output: server error (status=%http.status path=%http.path)
+  priority: ERROR
+  source: http
+"#;
 
 fn main() {
     let mut macros: HashMap<String, Ast> = HashMap::new();
@@ -134,6 +161,7 @@ fn main() {
             headers: vec![],
         },
     ];
+    println!("condition: {condition}");
     for r in &requests {
         println!(
             "{:6} {:24} {} -> {}",
@@ -142,5 +170,41 @@ fn main() {
             r.status,
             program.matches(r)
         );
+    }
+
+    // A mistake is reported with its position: `http.status` is a number.
+    let bad = "http.method = POST and http.status contains 4";
+    match build(bad, &macros, &HttpSchema) {
+        Ok(_) => println!("unexpectedly compiled: {bad}"),
+        Err(e) => print!("\ncompile error, as rendered:\n{}", e.render(bad)),
+    }
+
+    // The same schema behind a Falco rules file: lists, macros, rules, output templates.
+    let files = [RuleFile::new("http_rules.yaml", RULES)];
+    let loaded = kaudit::rules::load(&files, &HttpSchema, &LoadOptions::for_source("http"));
+    if !loaded.successful() {
+        let errors: Vec<_> = loaded.errors().cloned().collect();
+        eprint!(
+            "{}",
+            kaudit::rules::diag::render(&errors, &[("http_rules.yaml", RULES)])
+        );
+        std::process::exit(1);
+    }
+    println!("\nrules from http_rules.yaml:");
+    let extra = Request {
+        method: "GET",
+        path: "/healthz",
+        status: 503,
+        headers: vec![],
+    };
+    for r in requests.iter().chain([&extra]) {
+        for rule in loaded.rules.iter().filter(|rule| rule.condition.matches(r)) {
+            let mut output = String::new();
+            rule.output.render_text(r, &mut output);
+            println!(
+                "{:6} {:24} -> {} ({}): {output}",
+                r.method, r.path, rule.name, rule.priority
+            );
+        }
     }
 }
