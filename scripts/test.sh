@@ -16,6 +16,15 @@ if ! command -v kubernetes-validate >/dev/null 2>&1; then
 fi
 export KAUDIT_MOTO_PYTHON="${KAUDIT_MOTO_PYTHON:-$(command -v python3)}"
 
+# The statically linked binary of docs/eks.md ("Static binary"), for tests/static_chroot.rs, which
+# runs it in an empty root directory. (Its own target dir: RUSTFLAGS would rebuild everything.)
+if [[ "$(uname -s)-$(uname -m)" == Linux-x86_64 ]]; then
+    static_dir="${CARGO_TARGET_DIR:-$PWD/target}/static"
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --locked --bin kaudit \
+        --target x86_64-unknown-linux-gnu --target-dir "$static_dir"
+    export KAUDIT_STATIC_BIN="$static_dir/x86_64-unknown-linux-gnu/debug/kaudit"
+fi
+
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 
