@@ -67,15 +67,20 @@ pub(crate) fn looks_like_pages(b: &[u8]) -> bool {
 pub(crate) fn page_items(container: &Bytes) -> Option<Vec<PageItem>> {
     let text = container.as_ref();
     let mut items = Vec::new();
+    // Line ends are counted once over the container, from one message to the next (items come
+    // in text order), not again from the start for each message.
+    let (mut counted_to, mut lines) = (0usize, 0u64);
     let mut pages = serde_json::Deserializer::from_slice(text).into_iter::<Page<'_>>();
     for page in pages.by_ref() {
         let page = page.ok()?;
         for raw in page.events {
             let event: PageEvent = serde_json::from_str(raw.get()).ok()?;
             let rel_offset = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
-            let rel_lines = text
-                .get(..rel_offset)
-                .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count() as u64);
+            if let Some(between) = text.get(counted_to..rel_offset) {
+                lines += between.iter().filter(|&&c| c == b'\n').count() as u64;
+                counted_to = rel_offset;
+            }
+            let rel_lines = lines;
             items.push(PageItem {
                 payload: Bytes::from(event.message.into_bytes()),
                 rel_offset,
