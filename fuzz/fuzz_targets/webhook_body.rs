@@ -5,14 +5,17 @@
 use kaudit_source::Bytes;
 use kaudit_source::webhook::split_body;
 use libfuzzer_sys::fuzz_target;
+use serde::de::IgnoredAny;
 
 fuzz_target!(|data: &[u8]| {
     let body = Bytes::copy_from_slice(data);
     let Ok(payloads) = split_body(&body) else {
         return;
     };
+    // Syntax only: a number out of f64's range (`1e400`) is valid JSON that
+    // `serde_json::Value` refuses, and the body splitter rightly accepts it.
     assert!(
-        serde_json::from_slice::<serde_json::Value>(data).is_ok(),
+        serde_json::from_slice::<IgnoredAny>(data).is_ok(),
         "an invalid JSON body was accepted"
     );
     let range = body.as_ptr() as usize..body.as_ptr() as usize + body.len();
@@ -22,9 +25,8 @@ fuzz_target!(|data: &[u8]| {
             p.is_empty() || (range.contains(&start) && start + p.len() <= range.end),
             "a payload outside the body"
         );
-        match serde_json::from_slice::<serde_json::Value>(p) {
-            Ok(serde_json::Value::Object(_)) => {}
-            other => panic!("payload {:?} is not a JSON object: {other:?}", String::from_utf8_lossy(p)),
-        }
+        let is_object = serde_json::from_slice::<IgnoredAny>(p).is_ok()
+            && p.trim_ascii_start().first() == Some(&b'{');
+        assert!(is_object, "payload {:?} is not a JSON object", String::from_utf8_lossy(p));
     }
 });
