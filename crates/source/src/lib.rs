@@ -86,6 +86,8 @@ pub mod internal {
     pub use crate::time::{TimeParseError, parse_duration};
 }
 
+/// The payload type of a [`Record`] (re-exported so a source needs no `bytes` dependency of
+/// its own; see [`Record::payload`] for why it is kept).
 pub use bytes::Bytes;
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointStore, FILE_FORMAT, FILE_VERSION, FileCheckpointStore,
