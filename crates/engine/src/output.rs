@@ -80,8 +80,9 @@ pub struct OutputError(pub String);
 
 /// A place alerts go. See the [module docs](self) for the contract.
 ///
-/// Declared with [`async_trait`] on purpose, so `Box<dyn Output>` works (the outputs are
-/// picked from the command line); `async fn` in traits is not object safe on stable Rust.
+/// Declared with [`async_trait`](macro@async_trait) on purpose, so `Box<dyn Output>` works
+/// (the outputs are picked from the command line); `async fn` in traits is not object safe on
+/// stable Rust.
 /// Implement it with `#[kaudit_engine::output::async_trait]` on the `impl` block.
 #[async_trait::async_trait]
 pub trait Output: Send + Sync + fmt::Debug {
@@ -114,7 +115,7 @@ pub trait Output: Send + Sync + fmt::Debug {
 ///
 /// A dead-lettered alert counts as acknowledged: the checkpoint may pass it.
 ///
-/// Declared with [`async_trait`], as [`Output`] is.
+/// Declared with [`async_trait`](macro@async_trait), as [`Output`] is.
 #[async_trait::async_trait]
 pub trait DeadLetterSink: Send + Sync + fmt::Debug {
     /// Keeps `alert`, which output `output` could not deliver because of `reason` after

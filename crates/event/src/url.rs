@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 /// Go `url.Parse(uri)` then `url.ParseQuery(u.RawQuery)`, returning the first value of `key`.
 ///
-/// `None` when Go would return an error (see [`raw_query`]; for the query: a bad `%` escape in
+/// `None` when Go would return an error (see `raw_query`; for the query: a bad `%` escape in
 /// any pair, a `;`) or when the key is absent.
 #[must_use]
 pub fn query_param<'u>(uri: &'u str, key: &str) -> Option<Cow<'u, str>> {
