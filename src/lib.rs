@@ -25,9 +25,43 @@
 //! # Ok::<(), kaudit::LoadError>(())
 //! ```
 //!
-//! The long-running case, a [`source::Source`] run through outputs with checkpoints, is
-//! [`engine::pipeline::Pipeline`] (feature `pipeline`); see the `custom_source`,
-//! `cloudwatch_tail` and `forward_to_sidekick` examples.
+//! The long-running case, a `Source` run through outputs with checkpoints, is
+//! [`Engine::pipeline`] (features `pipeline` and `output`): the pipeline commits a record's
+//! checkpoint only once every output has its alerts.
+//!
+//! ```
+//! # #[cfg(feature = "output")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use kaudit::Engine;
+//! use kaudit::engine::alert::AlertFormat;
+//! use kaudit::output::WriterOutput;
+//! use kaudit::source::{FileInput, FileSource, FileSourceConfig, MemoryCheckpointStore};
+//!
+//! # let log: &'static [u8] = include_bytes!("../examples/data/sample-audit.jsonl");
+//! let engine = Engine::builder().builtin_rules().build()?;
+//! // Any `Source`: files, stdin, CloudWatch Logs, the audit webhook, or your own.
+//! let source = FileSource::new(FileSourceConfig::new(FileInput::reader("audit.log", log)));
+//! let stdout = WriterOutput::stdout(AlertFormat::Text);
+//! let store = MemoryCheckpointStore::new(); // or FileCheckpointStore::new("kaudit.checkpoint")
+//! let pipeline = engine.pipeline(vec![&stdout]).checkpoints(&store);
+//!
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! let report = runtime.block_on(pipeline.run(
+//!     &[&source],
+//!     std::future::pending(), // stop: a service passes its shutdown signal
+//!     std::future::pending(), // abort: a second signal
+//!     &mut |_notice| {},      // bad events, retries, commits, as they happen
+//! ))?;
+//! assert!(report.all_delivered());
+//! assert!(report.stats.alerts() > 0);
+//! assert!(report.committed.is_some()); // resumes after the last record next time
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "output"))]
+//! # fn main() {}
+//! ```
+//!
+//! The `custom_source`, `cloudwatch_tail` and `forward_to_sidekick` examples show more.
 //!
 //! This facade re-exports the workspace crates under short names:
 //!

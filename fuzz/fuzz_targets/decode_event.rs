@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = node.to_falco_string();
             let _ = kaudit_event::json::indent(text);
         }
-        let _ = kaudit_event::url::query_param(text, "a");
-        let _ = kaudit_event::time::parse_rfc3339_ns(text);
+        let _ = kaudit_event::internal::query_param(text, "a");
+        let _ = kaudit_event::internal::parse_rfc3339_ns(text);
     }
 });

@@ -596,7 +596,7 @@ mod tests {
             refused(&["cloudwatch", "--config", &f]),
             format!(
                 "kaudit: {f}:2: poll_interval: invalid value '5 parsecs' for '<DURATION>': invalid duration `5 parsecs`: {}\n",
-                kaudit_source::time::parse_duration("5 parsecs").unwrap_err()
+                kaudit_source::internal::parse_duration("5 parsecs").unwrap_err()
             )
         );
         let (_d, f) = write("log_group: g\nrules: /etc/rules.yaml\n");

@@ -331,7 +331,7 @@ fn parse_target_arg(s: &str) -> Result<kaudit_output::Target, String> {
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    kaudit_source::time::parse_duration(s).map_err(|e| format!("invalid duration `{s}`: {e}"))
+    kaudit_source::internal::parse_duration(s).map_err(|e| format!("invalid duration `{s}`: {e}"))
 }
 
 fn parse_start_arg(s: &str) -> Result<kaudit_source::cloudwatch::StartPosition, String> {

@@ -14,7 +14,7 @@
 //! are deterministic.
 
 use kaudit_condition::Event;
-use kaudit_event::time::utc_parts;
+use kaudit_event::internal::utc_parts;
 
 use crate::ruleset::Rule;
 use std::collections::BTreeMap;

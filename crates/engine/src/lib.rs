@@ -33,7 +33,8 @@
 //! default), and [`AlertRenderer`](alert::AlertRenderer) turns each into an owned [`Alert`]
 //! (Falco's text line, its JSON form, the output fields).
 //!
-//! For the long-running case (feature `pipeline`), [`pipeline::Pipeline`] reads records from
+//! For the long-running case (feature `pipeline`), [`pipeline::Pipeline`] (made with
+//! `engine.pipeline(outputs)` or `Pipeline::new(&engine, outputs)`) reads records from
 //! `kaudit_source::Source`s, decodes and evaluates them, and hands the alerts to
 //! [`output::Output`]s; a record's checkpoint is committed only once every alert from it is
 //! accepted by every output (or dead-lettered).

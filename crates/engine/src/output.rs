@@ -29,6 +29,11 @@ use std::time::Duration;
 
 use crate::alert::Alert;
 
+/// The attribute [`Output`] and [`DeadLetterSink`] are declared with (the `async-trait`
+/// crate's), re-exported so an implementation needs no dependency of its own:
+/// `#[kaudit_engine::output::async_trait]` on the `impl` block.
+pub use async_trait::async_trait;
+
 /// What one delivery attempt of one alert gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attempt {
@@ -74,6 +79,11 @@ impl Attempt {
 pub struct OutputError(pub String);
 
 /// A place alerts go. See the [module docs](self) for the contract.
+///
+/// Declared with [`async_trait`](macro@async_trait) on purpose, so `Box<dyn Output>` works
+/// (the outputs are picked from the command line); `async fn` in traits is not object safe on
+/// stable Rust.
+/// Implement it with `#[kaudit_engine::output::async_trait]` on the `impl` block.
 #[async_trait::async_trait]
 pub trait Output: Send + Sync + fmt::Debug {
     /// The output's name in logs, summaries and dead letters (`stdout`, `file:/x.json`,
@@ -104,6 +114,8 @@ pub trait Output: Send + Sync + fmt::Debug {
 /// Where alerts go that an output refused for good or that exhausted the retry budget.
 ///
 /// A dead-lettered alert counts as acknowledged: the checkpoint may pass it.
+///
+/// Declared with [`async_trait`](macro@async_trait), as [`Output`] is.
 #[async_trait::async_trait]
 pub trait DeadLetterSink: Send + Sync + fmt::Debug {
     /// Keeps `alert`, which output `output` could not deliver because of `reason` after

@@ -351,6 +351,17 @@ struct Shared {
     closed: Option<tokio::sync::watch::Sender<bool>>,
 }
 
+impl Engine {
+    /// A [`Pipeline`] evaluating with this engine and delivering to `outputs`: the same as
+    /// [`Pipeline::new`]`(&engine, outputs)`, reachable from the value an embedder already
+    /// holds. Add checkpoints, dead letters and options, then [`run`](Pipeline::run) sources
+    /// through it (the `kaudit` facade's crate docs show the whole loop).
+    #[must_use]
+    pub fn pipeline<'a>(&'a self, outputs: Vec<&'a dyn Output>) -> Pipeline<'a> {
+        Pipeline::new(self, outputs)
+    }
+}
+
 impl<'a> Pipeline<'a> {
     /// A pipeline evaluating with `engine` and delivering to `outputs`.
     #[must_use]

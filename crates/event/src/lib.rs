@@ -49,8 +49,10 @@
 //!
 //! # Sample data
 //!
-//! `sample::generate` (feature `sample`) makes a realistic EKS-shaped JSON-lines audit log from a seed; the
-//! bundled `examples/data/sample-audit.jsonl` is its output for `sample::SAMPLE_SEED`.
+//! `sample::generate` (feature `sample`) makes a realistic EKS-shaped JSON-lines audit log from a
+//! seed; the bundled `examples/data/sample-audit.jsonl` is its output for `sample::SAMPLE_SEED`.
+//! It is public (behind the feature) for benchmarks and load tests of one's own rules, including
+//! kaudit's benches and end-to-end tests; the default build does not have it.
 //!
 //! # Example
 //!
@@ -86,8 +88,19 @@ pub mod model;
 mod salvage;
 #[cfg(feature = "sample")]
 pub mod sample;
-pub mod time;
-pub mod url;
+mod time;
+mod url;
+
+/// Helpers shared with sibling crates and the fuzz targets; not part of the API (no semver
+/// promise, hidden from the docs).
+///
+/// kaudit-engine's alert renderer formats event times with [`utc_parts`](internal::utc_parts);
+/// `fuzz/fuzz_targets/decode_event.rs` drives the timestamp and query parsers directly.
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::time::{parse_rfc3339_ns, utc_parts};
+    pub use crate::url::query_param;
+}
 
 pub use decode::{
     DEFAULT_MAX_EVENT_SIZE, DecodeError, DecodeErrorKind, DecodeOptions, Decoded, Document,

@@ -180,7 +180,8 @@ pub struct UserInfo<'a> {
     /// The groups this user is a part of (`ka.user.groups`).
     #[serde(borrow, default)]
     pub groups: Option<Vec<Text<'a>>>,
-    /// Any additional information provided by the authenticator, kept as raw JSON.
+    /// Any additional information provided by the authenticator, kept as raw JSON
+    /// (`serde_json`'s `RawValue` on purpose: borrowed, parsed only if a field needs it).
     #[serde(borrow, default)]
     pub extra: Option<&'a RawValue>,
 }
@@ -285,10 +286,12 @@ pub struct AuditEvent<'a> {
     /// The response status (`ka.response.*`).
     #[serde(borrow, default)]
     pub response_status: Option<ResponseStatus<'a>>,
-    /// The request body, raw (levels `Request` and `RequestResponse` only).
+    /// The request body, raw (levels `Request` and `RequestResponse` only). `serde_json`'s
+    /// `RawValue` on purpose: borrowed and parsed once, only when a field needs it.
     #[serde(borrow, default)]
     pub request_object: Option<&'a RawValue>,
-    /// The response body, raw (level `RequestResponse` only).
+    /// The response body, raw (level `RequestResponse` only; a `RawValue` as
+    /// [`request_object`](Self::request_object)).
     #[serde(borrow, default)]
     pub response_object: Option<&'a RawValue>,
     /// When the request reached the apiserver (RFC 3339, microseconds).
@@ -411,7 +414,8 @@ pub struct EventList<'a> {
     /// `audit.k8s.io/v1`.
     #[serde(borrow, default, rename = "apiVersion")]
     pub api_version: Option<Text<'a>>,
-    /// The events, each kept as its raw JSON text.
+    /// The events, each kept as its raw JSON text (`serde_json`'s borrowed `RawValue`, so each
+    /// is decoded on its own, with its own error).
     #[serde(borrow, default)]
     pub items: Vec<&'a RawValue>,
 }

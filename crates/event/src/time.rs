@@ -130,42 +130,43 @@ pub fn utc_parts(ns: u64) -> (i64, u32, u32, u32, u32, u32, u32) {
 
 /// `evt.time`: `HH:MM:SS.nnnnnnnnn` (UTC; see the crate docs on time zones).
 #[must_use]
-pub fn format_time(ns: u64) -> String {
+pub(crate) fn format_time(ns: u64) -> String {
     let (_, _, _, h, m, s, n) = utc_parts(ns);
     format!("{h:02}:{m:02}:{s:02}.{n:09}")
 }
 
 /// `evt.time.s`: `HH:MM:SS` (UTC).
 #[must_use]
-pub fn format_time_s(ns: u64) -> String {
+pub(crate) fn format_time_s(ns: u64) -> String {
     let (_, _, _, h, m, s, _) = utc_parts(ns);
     format!("{h:02}:{m:02}:{s:02}")
 }
 
 /// `evt.time.iso8601`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn+0000`.
 #[must_use]
-pub fn format_iso8601(ns: u64) -> String {
+pub(crate) fn format_iso8601(ns: u64) -> String {
     let (y, mo, d, h, m, s, n) = utc_parts(ns);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}+0000")
 }
 
 /// `evt.datetime`: `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` (UTC).
 #[must_use]
-pub fn format_datetime(ns: u64) -> String {
+pub(crate) fn format_datetime(ns: u64) -> String {
     let (y, mo, d, h, m, s, n) = utc_parts(ns);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}.{n:09}")
 }
 
 /// `evt.datetime.s`: `YYYY-MM-DD HH:MM:SS` (UTC).
 #[must_use]
-pub fn format_datetime_s(ns: u64) -> String {
+pub(crate) fn format_datetime_s(ns: u64) -> String {
     let (y, mo, d, h, m, s, _) = utc_parts(ns);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}")
 }
 
 /// RFC 3339 with microseconds, as kube-apiserver writes `stageTimestamp` (used by the sample).
+#[cfg(any(test, feature = "sample"))]
 #[must_use]
-pub fn format_rfc3339_micros(ns: u64) -> String {
+pub(crate) fn format_rfc3339_micros(ns: u64) -> String {
     let (y, mo, d, h, m, s, n) = utc_parts(ns);
     format!(
         "{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{:06}Z",

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 /// Go `url.Parse(uri)` then `url.ParseQuery(u.RawQuery)`, returning the first value of `key`.
 ///
-/// `None` when Go would return an error (see [`raw_query`]; for the query: a bad `%` escape in
+/// `None` when Go would return an error (see `raw_query`; for the query: a bad `%` escape in
 /// any pair, a `;`) or when the key is absent.
 #[must_use]
 pub fn query_param<'u>(uri: &'u str, key: &str) -> Option<Cow<'u, str>> {
@@ -35,7 +35,7 @@ pub fn query_param<'u>(uri: &'u str, key: &str) -> Option<Cow<'u, str>> {
 /// ASCII byte in the host, or user info with a character Go refuses. With a scheme and a rest
 /// not starting with `/`, the rest is opaque and is not checked.
 #[must_use]
-pub fn raw_query(uri: &str) -> Option<&str> {
+pub(crate) fn raw_query(uri: &str) -> Option<&str> {
     let (u, frag) = uri.split_once('#').unwrap_or((uri, ""));
     if u.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return None;

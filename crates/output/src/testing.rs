@@ -121,7 +121,8 @@ impl Request {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    /// The whole body as one JSON value, `None` when it is not exactly one JSON value.
+    /// The whole body as one JSON value, `None` when it is not exactly one JSON value (test
+    /// support: a `serde_json::Value`, so tests compare alerts as JSON).
     #[must_use]
     pub fn body_json(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()
@@ -321,7 +322,8 @@ impl Receiver {
     }
 
     /// The alerts of the requests answered 2xx, in order: the first JSON value of each body (a
-    /// JSON array counts as its elements); bodies that are not JSON are left out.
+    /// JSON array counts as its elements); bodies that are not JSON are left out
+    /// (`serde_json::Value`s, as [`Request::body_json`]).
     #[must_use]
     pub fn accepted(&self) -> Vec<Value> {
         let mut alerts = Vec::new();

@@ -105,6 +105,9 @@ struct CheckpointWire {
 
 impl Checkpoint {
     /// A checkpoint of `identity` at the source-specific `position`.
+    ///
+    /// The position is a [`serde_json::Value`] on purpose: it is written as it is into the
+    /// versioned checkpoint file, so any JSON a source needs round-trips without a schema here.
     pub fn new(identity: Arc<SourceIdentity>, position: Value) -> Self {
         Checkpoint {
             identity,
@@ -128,7 +131,7 @@ impl Checkpoint {
         &self.identity
     }
 
-    /// The source-specific position as JSON.
+    /// The source-specific position as JSON (see [`Checkpoint::new`] for why JSON).
     pub fn position(&self) -> Value {
         match &self.position {
             Position::Value(v) => Value::clone(v),

@@ -64,6 +64,10 @@ pub enum FileInput {
 impl FileInput {
     /// A [`FileInput::Reader`] named `name` (the name goes into the source's name and
     /// identity: give each stream its own).
+    ///
+    /// The bound is tokio's `AsyncRead` on purpose: the sources run on tokio (the crate's one
+    /// runtime), and any tokio reader (a pipe, a socket, a child's stdout, `&[u8]`) fits as it
+    /// is.
     pub fn reader(name: &str, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
         FileInput::Reader(InputReader::new(name, reader))
     }
@@ -81,7 +85,8 @@ pub struct InputReader {
 }
 
 impl InputReader {
-    /// Wraps `reader`; `name` identifies it in the source's name, identity and errors.
+    /// Wraps `reader`; `name` identifies it in the source's name, identity and errors. Any
+    /// tokio `AsyncRead` (see [`FileInput::reader`] for why tokio's).
     pub fn new(name: &str, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
         InputReader {
             name: name.into(),

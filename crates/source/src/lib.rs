@@ -74,10 +74,20 @@ mod metrics;
 mod source;
 #[cfg(feature = "test-util")]
 pub mod testing;
-pub mod time;
+mod time;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
+/// Helpers shared with kaudit-cli; not part of the API (no semver promise, hidden from the
+/// docs). The CLI parses its duration options with the same syntax as
+/// [`cloudwatch::StartPosition`]'s lookbacks (`30s`, `15m`, `1h30m`).
+#[doc(hidden)]
+pub mod internal {
+    pub use crate::time::{TimeParseError, parse_duration};
+}
+
+/// The payload type of a [`Record`] (re-exported so a source needs no `bytes` dependency of
+/// its own; see [`Record::payload`] for why it is kept).
 pub use bytes::Bytes;
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointStore, FILE_FORMAT, FILE_VERSION, FileCheckpointStore,

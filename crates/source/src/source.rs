@@ -44,7 +44,8 @@ use crate::metrics::MetricsSnapshot;
 ///
 /// # Why a boxed stream
 ///
-/// `stream` returns a [`BoxStream`] so that `Box<dyn Source>` works when the source is picked
+/// `stream` returns a [`BoxStream`] (the `futures` crate's, the runtime-neutral stream type) so
+/// that `Box<dyn Source>` works when the source is picked
 /// from the command line. `async fn` in traits is not object safe on stable Rust, and one box
 /// per stream costs nothing next to network IO and JSON decoding.
 pub trait Source: Send + Sync + fmt::Debug {
@@ -102,6 +103,10 @@ impl<S: Source + ?Sized> Source for Arc<S> {
 #[derive(Clone, Debug)]
 pub struct Record {
     /// The raw bytes, undecoded. Decoding is the engine's job.
+    ///
+    /// A [`Bytes`] (re-exported as `kaudit_source::Bytes`) on purpose: the webhook and the
+    /// CloudWatch source slice one buffer into many records without copying, and the type is
+    /// tokio's ecosystem standard with a stable 1.x API.
     pub payload: Bytes,
     /// Resumes strictly after this record (see the [`Source`] contract).
     pub checkpoint: Checkpoint,

@@ -341,7 +341,8 @@ mod moto {
             format!("http://127.0.0.1:{}", self.port)
         }
 
-        /// An SDK client for the emulator with test credentials in `region`.
+        /// An SDK client for the emulator with test credentials in `region` (test support: the
+        /// AWS SDK's type, for tests that put events into the emulator).
         pub async fn client(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
             let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .endpoint_url(self.url())

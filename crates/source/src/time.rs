@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -80,7 +80,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, TimeParseError> {
 /// accepted too. A leap
 /// second (`23:59:60`) is refused, as kaudit-event's parser does, where jiff alone would read it
 /// as `:59`.
-pub fn parse_rfc3339(input: &str) -> Result<i64, TimeParseError> {
+pub(crate) fn parse_rfc3339(input: &str) -> Result<i64, TimeParseError> {
     const WHAT: &str = "RFC 3339 instant";
     let s = input.trim();
     let b = s.as_bytes();
@@ -104,7 +104,11 @@ pub fn parse_rfc3339(input: &str) -> Result<i64, TimeParseError> {
 /// Formats milliseconds since the epoch as RFC 3339 UTC with milliseconds
 /// (`2026-11-27T10:00:00.123Z`). Instants beyond jiff's range (years -9999..=9999) are clamped
 /// to its ends.
-pub fn format_rfc3339(ms: i64) -> String {
+#[cfg_attr(
+    not(any(test, feature = "cloudwatch")),
+    expect(dead_code, reason = "only the CloudWatch source formats instants")
+)]
+pub(crate) fn format_rfc3339(ms: i64) -> String {
     let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
         jiff::Timestamp::MIN
     } else {

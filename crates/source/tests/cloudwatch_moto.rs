@@ -25,11 +25,18 @@ use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use futures::StreamExt;
 use kaudit_source::cloudwatch::{CloudWatchConfig, CloudWatchSource, StartPosition};
 use kaudit_source::testing::MotoServer;
-use kaudit_source::time::now_ms;
 use kaudit_source::{
     CheckpointStore, ErrorClass, FileCheckpointStore, Record, Source, SourceError, SourceErrorKind,
 };
 use tokio::sync::Mutex;
+
+/// Milliseconds since the Unix epoch, now (the emulator's clock is the wall clock).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 
 const GROUP: &str = "/aws/eks/e2e/cluster";
 const REGION: &str = "us-east-1";

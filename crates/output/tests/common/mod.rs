@@ -11,7 +11,7 @@ use kaudit_engine::alert::{Alert, FieldValue};
 use kaudit_output::testing::ReceiverTls;
 
 /// The alert Falco's "Attach/Exec Pod" rule gives for `kubectl exec` number `n`.
-pub fn exec_alert(n: u64) -> Alert {
+pub(crate) fn exec_alert(n: u64) -> Alert {
     let time_ns = 1_733_000_000_000_000_000 + n;
     let pod = format!("web-{n}");
     let user = "kubernetes-admin";
@@ -53,13 +53,13 @@ pub fn exec_alert(n: u64) -> Alert {
 }
 
 /// `exec_alert(0..n)`, shared as the pipeline hands them out.
-pub fn exec_alerts(n: u64) -> Vec<Arc<Alert>> {
+pub(crate) fn exec_alerts(n: u64) -> Vec<Arc<Alert>> {
     (0..n).map(|i| Arc::new(exec_alert(i))).collect()
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA, as
 /// PEM, plus the files they are written to.
-pub struct Pki {
+pub(crate) struct Pki {
     pub dir: tempfile::TempDir,
     pub ca_pem: String,
     pub server_cert_pem: String,
@@ -69,7 +69,7 @@ pub struct Pki {
 }
 
 impl Pki {
-    pub fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -116,25 +116,25 @@ impl Pki {
         self.dir.path().join(name)
     }
 
-    pub fn ca_file(&self) -> PathBuf {
+    pub(crate) fn ca_file(&self) -> PathBuf {
         self.file("ca.pem")
     }
 
-    pub fn client_cert_file(&self) -> PathBuf {
+    pub(crate) fn client_cert_file(&self) -> PathBuf {
         self.file("client.pem")
     }
 
-    pub fn client_key_file(&self) -> PathBuf {
+    pub(crate) fn client_key_file(&self) -> PathBuf {
         self.file("client-key.pem")
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// The receiver's TLS: the server certificate, and with `mtls` the CA for client
     /// certificates.
-    pub fn receiver(&self, mtls: bool) -> ReceiverTls {
+    pub(crate) fn receiver(&self, mtls: bool) -> ReceiverTls {
         ReceiverTls {
             cert_pem: self.server_cert_pem.clone(),
             key_pem: self.server_key_pem.clone(),

@@ -42,7 +42,7 @@ enum ArgRule {
 
 /// A schema for the `syscall` source with [`SYSCALL_FIELDS`]; the handle is the table index.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct SyscallStub;
+pub(crate) struct SyscallStub;
 
 impl Schema for SyscallStub {
     type Field = usize;
@@ -71,7 +71,7 @@ impl Schema for SyscallStub {
 }
 
 /// `/work/shared` as seen from the crate (CI clones `shared/` beside the repository).
-pub fn shared(path: &str) -> String {
+pub(crate) fn shared(path: &str) -> String {
     let upstream = kaudit_testdata::upstream_path();
     let root = upstream.strip_suffix("upstream").unwrap_or(&upstream);
     format!("{root}{path}")

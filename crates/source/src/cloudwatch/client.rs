@@ -73,6 +73,10 @@ impl ClientError {
 }
 
 /// The CloudWatch Logs operations the source uses.
+///
+/// Declared with the `async-trait` crate's attribute (so `Arc<dyn LogsClient>` works);
+/// implement it with `#[async_trait::async_trait]`. The request and page types are this
+/// crate's own, not the SDK's, so a fake client for tests needs no AWS types.
 #[async_trait]
 pub trait LogsClient: Send + Sync + fmt::Debug {
     /// One `FilterLogEvents` page.
@@ -264,6 +268,12 @@ pub struct SdkLogsClient {
 
 impl SdkLogsClient {
     /// Wraps an SDK client.
+    ///
+    /// Takes the AWS SDK's own client on purpose: this is the seam for an SDK client built in
+    /// code (its own credentials provider, endpoint, retry or HTTP settings) that
+    /// [`CloudWatchConfig`](super::CloudWatchConfig) does not cover. The SDK (1.x) is the
+    /// `cloudwatch` feature's dependency anyway; everything else in the source speaks
+    /// [`LogsClient`]'s own types.
     pub fn new(client: aws_sdk_cloudwatchlogs::Client) -> Self {
         SdkLogsClient { client }
     }

@@ -62,7 +62,7 @@ fn order(a: &LogEvent, b: &LogEvent) -> Ordering {
 
 impl Cursor {
     /// A cursor that starts reading at `start_ms` with nothing seen.
-    pub fn fresh(start_ms: i64) -> Self {
+    pub(super) fn fresh(start_ms: i64) -> Self {
         Cursor {
             next_ms: start_ms,
             floor_ms: start_ms,
@@ -71,7 +71,7 @@ impl Cursor {
     }
 
     /// Reads a checkpoint position.
-    pub fn from_position(
+    pub(super) fn from_position(
         position: &Value,
         identity: &SourceIdentity,
     ) -> Result<Self, CheckpointError> {
@@ -119,7 +119,7 @@ impl Cursor {
 
     /// The next window `[start, end]` (inclusive) to read at wall-clock `now_ms`, or `None` when
     /// nothing new has settled yet.
-    pub fn window(
+    pub(super) fn window(
         &self,
         now_ms: i64,
         settle_ms: i64,
@@ -136,7 +136,7 @@ impl Cursor {
     }
 
     /// Starts reading the window beginning at `start`: forgets keys older than it (R3's bound).
-    pub fn begin(&mut self, start: i64) {
+    pub(super) fn begin(&mut self, start: i64) {
         if start > self.floor_ms {
             self.floor_ms = start;
             Arc::make_mut(&mut self.seen).retain(|_, ts| *ts >= start);
@@ -146,7 +146,7 @@ impl Cursor {
     /// Filters (stream prefix, and timestamps outside the window `[start, end]` the service
     /// should not have returned), de-duplicates and sorts a window's events. Returns the fresh
     /// events and the counts `(filtered_out, duplicates)`.
-    pub fn sift(
+    pub(super) fn sift(
         &self,
         events: Vec<LogEvent>,
         prefix: Option<&str>,
@@ -179,7 +179,7 @@ impl Cursor {
     }
 
     /// Records a window `[_, end]` as done, with `batch` yielded.
-    pub fn commit(&mut self, batch: &[(Key, i64)], end: i64) {
+    pub(super) fn commit(&mut self, batch: &[(Key, i64)], end: i64) {
         if !batch.is_empty() {
             let seen = Arc::make_mut(&mut self.seen);
             for (k, ts) in batch {
@@ -192,7 +192,7 @@ impl Cursor {
     /// The position of a cursor between windows (no record pending): used for tests and for the
     /// end-of-stream state.
     #[cfg(test)]
-    pub fn position(&self) -> Value {
+    pub(super) fn position(&self) -> Value {
         position_json(self.floor_ms, self.seen.iter().map(|(k, ts)| (k, *ts)))
     }
 }

@@ -65,6 +65,8 @@ use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, SourceIden
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::source::{Record, RecordMeta, Source, SourceError, SourceErrorKind};
 
+// The body splitter, public for `fuzz/fuzz_targets/webhook_body.rs` only: not part of the API.
+#[doc(hidden)]
 pub use body::{BodyError, split_body};
 
 /// The default request path.
