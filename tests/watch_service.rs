@@ -88,10 +88,10 @@ impl Service {
                 .recv_timeout(left)
                 .unwrap_or_else(|e| panic!("kaudit watch {kind} did not start: {e}"));
             let text = message(&line);
-            if let Some(rest) = text.strip_prefix("kaudit: listening on http://") {
+            if let Some(rest) = text.strip_prefix("listening on http://") {
                 hook = Some(rest.split('/').next().unwrap().parse().unwrap());
             }
-            if let Some(rest) = text.strip_prefix("kaudit: metrics on http://") {
+            if let Some(rest) = text.strip_prefix("metrics on http://") {
                 metrics = Some(rest.split('/').next().unwrap().parse().unwrap());
             }
         }
@@ -129,14 +129,15 @@ impl Service {
     }
 }
 
-/// The text of a diagnostic line: the line itself, or a JSON line's `fields.message`.
+/// The text of a diagnostic line without its `kaudit: ` prefix: the line itself, or a JSON
+/// line's `fields.message` (which has no prefix).
 fn message(line: &str) -> String {
     match serde_json::from_str::<Value>(line) {
         Ok(v) => v["fields"]["message"]
             .as_str()
             .unwrap_or_default()
             .to_owned(),
-        Err(_) => line.to_owned(),
+        Err(_) => line.strip_prefix("kaudit: ").unwrap_or(line).to_owned(),
     }
 }
 

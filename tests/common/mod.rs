@@ -188,7 +188,7 @@ kaudit_source_gaps_total 0
 "#;
 
 /// [`FORTY_EVENTS_METRICS`] with its placeholders filled in; `api_calls` are
-/// `(operation, outcome, calls)`.
+/// `(operation, outcome, calls)` (none: the family is absent).
 pub fn forty_events_metrics(
     url: &str,
     failures: u64,
@@ -203,8 +203,13 @@ pub fn forty_events_metrics(
             )
         })
         .collect();
-    FORTY_EVENTS_METRICS
-        .replace("URL", url)
+    // A family without series (a source that calls no API) is not exposed at all.
+    let text: String = FORTY_EVENTS_METRICS
+        .lines()
+        .filter(|l| !(api_calls.is_empty() && l.contains(" kaudit_source_api_calls ")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.replace("URL", url)
         .replace("FAILURES", &failures.to_string())
         .replace("API_CALLS", &calls)
         .replace("DUPLICATES", &duplicates.to_string())
