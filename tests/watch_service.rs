@@ -109,23 +109,8 @@ impl Service {
 
     /// SIGTERM; it must exit by itself, successfully.
     fn terminate(&mut self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "watch exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "watch did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::sigterm(&self.child);
+        common::wait_clean_exit(&mut self.child, "watch");
     }
 }
 
@@ -200,27 +185,11 @@ fn metrics_and_readiness_follow_a_known_batch_and_an_output_outage() {
 
 #[test]
 fn a_config_typo_is_refused_with_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("kaudit.yaml");
-    std::fs::write(
-        &config,
+    common::refused_config(
+        "webhook",
         "listen: 127.0.0.1:0\nmetrics_listne: 127.0.0.1:0\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kaudit"))
-        .args(["watch", "webhook", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8(out.stderr).unwrap(),
-        format!(
-            "kaudit: {}:2: metrics_listne: unknown key for watch webhook (did you mean `metrics_listen`?)\n",
-            config.display()
-        )
+        "2: metrics_listne: unknown key for watch webhook (did you mean `metrics_listen`?)",
     );
-    assert!(out.stdout.is_empty());
 }
 
 const GROUP: &str = "/aws/eks/service-e2e/cluster";
@@ -507,25 +476,9 @@ fn readiness_names_a_lag_above_ready_max_lag_until_fresh_events_arrive() {
 
 #[test]
 fn a_cloudwatch_config_typo_is_refused_with_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("kaudit.yaml");
-    std::fs::write(
-        &config,
+    common::refused_config(
+        "cloudwatch",
         "log_group: /aws/eks/x/cluster\nregion: us-east-1\npoll_intervall: 1s\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kaudit"))
-        .args(["watch", "cloudwatch", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8(out.stderr).unwrap(),
-        format!(
-            "kaudit: {}:3: poll_intervall: unknown key for watch cloudwatch (did you mean `poll_interval`?)\n",
-            config.display()
-        )
+        "3: poll_intervall: unknown key for watch cloudwatch (did you mean `poll_interval`?)",
     );
-    assert!(out.stdout.is_empty());
 }

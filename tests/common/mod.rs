@@ -14,6 +14,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -73,12 +74,29 @@ pub fn wait_for_line(
 
 /// One `Connection: close` HTTP/1.1 exchange; returns the status and the body.
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with_headers(addr, method, path, &[], body)
+}
+
+/// [`http`] with extra request header lines (`Name: value`).
+pub fn http_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> (u16, String) {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: kaudit\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: kaudit\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()
     );
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
     tcp.write_all(req.as_bytes()).unwrap();
     let mut raw = String::new();
     tcp.read_to_string(&mut raw).unwrap();
@@ -89,6 +107,50 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Str
         .unwrap_or_else(|| panic!("not an HTTP response: {raw:?}"));
     let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
     (status, body)
+}
+
+/// Sends SIGTERM to `child`.
+pub fn sigterm(child: &Child) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Waits (30 s at most) for `child` to exit by itself, successfully.
+pub fn wait_clean_exit(child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{what} exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `kaudit watch <kind> --config <file>` with `yaml` as the file, and checks it is
+/// refused with exit 2 and exactly `kaudit: <file>:<message>` on stderr.
+pub fn refused_config(kind: &str, yaml: &str, message: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kaudit.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kaudit"))
+        .args(["watch", kind, "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!("kaudit: {}:{message}\n", config.display())
+    );
+    assert!(out.stdout.is_empty());
 }
 
 /// Polls `GET path` until `done(status, body)` (60 s at most: a safety limit).
