@@ -11,13 +11,14 @@
     reason = "test harness: a failure to set up the emulator or the child fails the test with a message"
 )]
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatchlogs::Client;
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use common::{SAMPLE, forward_lines, now_ms};
 use kaudit_output::testing::{Behaviour, Receiver};
 use kaudit_source::testing::MotoServer;
 use serde_json::Value;
@@ -25,12 +26,6 @@ use serde_json::Value;
 const GROUP: &str = "/aws/eks/watch-e2e/cluster";
 const STREAM: &str = "kube-apiserver-audit-0123456789";
 const REGION: &str = "us-east-1";
-const SAMPLE: &str = include_str!("../examples/data/sample-audit.jsonl");
-
-fn now_ms() -> i64 {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    i64::try_from(d.as_millis()).unwrap()
-}
 
 /// `kaudit scan --format json` over `lines`: the alerts `watch` must print for them.
 fn scan_alerts(lines: &[&str], dir: &std::path::Path) -> Vec<String> {
@@ -54,41 +49,13 @@ fn scan_alerts(lines: &[&str], dir: &std::path::Path) -> Vec<String> {
 }
 
 /// Creates the log group and its stream.
-async fn create_stream(client: &Client) {
-    client
-        .create_log_group()
-        .log_group_name(GROUP)
-        .send()
-        .await
-        .unwrap();
-    client
-        .create_log_stream()
-        .log_group_name(GROUP)
-        .log_stream_name(STREAM)
-        .send()
-        .await
-        .unwrap();
+async fn create_stream(client: &aws_sdk_cloudwatchlogs::Client) {
+    common::create_stream(client, GROUP, STREAM).await;
 }
 
 /// Puts `lines` into the stream with increasing timestamps from `first_ms`.
-async fn put(client: &Client, lines: &[&str], first_ms: i64) {
-    for (chunk_no, chunk) in lines.chunks(100).enumerate() {
-        let mut req = client
-            .put_log_events()
-            .log_group_name(GROUP)
-            .log_stream_name(STREAM);
-        for (i, line) in chunk.iter().enumerate() {
-            let ts = first_ms + i64::try_from(chunk_no * 100 + i).unwrap();
-            req = req.log_events(
-                InputLogEvent::builder()
-                    .timestamp(ts)
-                    .message(*line)
-                    .build()
-                    .unwrap(),
-            );
-        }
-        req.send().await.unwrap();
-    }
+async fn put(client: &aws_sdk_cloudwatchlogs::Client, lines: &[&str], first_ms: i64) {
+    common::put(client, GROUP, STREAM, lines, first_ms).await;
 }
 
 struct Watch {
@@ -96,23 +63,6 @@ struct Watch {
     lines: mpsc::Receiver<String>,
     /// stderr, line by line (also echoed to the test's stderr).
     errors: mpsc::Receiver<String>,
-}
-
-/// Forwards `pipe`'s lines to a channel (and to the test's stderr when `echo`).
-fn forward_lines(pipe: impl std::io::Read + Send + 'static, echo: bool) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if echo {
-                eprintln!("{line}");
-            }
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 impl Drop for Watch {
@@ -180,21 +130,12 @@ impl Watch {
 
     /// Reads stderr until a line satisfies `want` (20 s at most); returns the lines read.
     fn wait_for_stderr(&self, what: &str, want: impl Fn(&str) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut read = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.errors.recv_timeout(left) {
-                Ok(line) => {
-                    let done = want(&line);
-                    read.push(line);
-                    if done {
-                        return read;
-                    }
-                }
-                Err(e) => panic!("no {what} on stderr ({e}); read:\n{}", read.join("\n")),
-            }
-        }
+        common::wait_for_line(
+            &self.errors,
+            &format!("{what} on stderr"),
+            Duration::from_secs(20),
+            want,
+        )
     }
 
     /// The rest of stderr, up to its end (call after the process exited).

@@ -12,17 +12,17 @@
     reason = "test harness: a failure to start a receiver or the child fails the test with a message"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::SAMPLE;
 use kaudit_output::testing::{Behaviour, Receiver};
 use serde_json::Value;
-
-const SAMPLE: &str = include_str!("../examples/data/sample-audit.jsonl");
 
 fn event_list(lines: &[&str]) -> String {
     format!(
@@ -61,21 +61,6 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Forwards `pipe`'s lines to a channel, echoing them on the test's stderr.
-fn forward_lines(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            eprintln!("{line}");
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 /// A running `kaudit watch webhook`.
 struct Hook {
     child: Child,
@@ -112,7 +97,7 @@ impl Hook {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let errors = forward_lines(child.stderr.take().unwrap());
+        let errors = common::forward_lines(child.stderr.take().unwrap(), true);
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut banner = Vec::new();
         let addr = loop {
@@ -140,14 +125,7 @@ impl Hook {
 
     /// Sends SIGTERM (once: a second one aborts).
     fn sigterm(&self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        common::sigterm(&self.child);
     }
 
     /// SIGTERM; waits for a clean exit and returns the rest of stderr.
@@ -158,15 +136,7 @@ impl Hook {
 
     /// Waits for a clean exit (30 s at most) and returns the rest of stderr.
     fn wait_exit(&mut self) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "watch webhook exited with {status}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        common::wait_clean_exit(&mut self.child, "watch webhook");
         let mut rest = Vec::new();
         while let Ok(line) = self.errors.recv_timeout(Duration::from_secs(5)) {
             rest.push(line);
@@ -175,30 +145,9 @@ impl Hook {
     }
 }
 
-/// One `Connection: close` HTTP/1.1 exchange; returns the status and the body.
+/// One `Connection: close` exchange with the webhook path; returns the status and the body.
 fn http(addr: SocketAddr, method: &str, headers: &[&str], body: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!(
-        "{method} /k8s-audit HTTP/1.1\r\nHost: kaudit\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for h in headers {
-        req.push_str(h);
-        req.push_str("\r\n");
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    tcp.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    tcp.read_to_string(&mut raw).unwrap();
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {raw:?}"));
-    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
+    common::http_with_headers(addr, method, "/k8s-audit", headers, body)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -455,20 +455,82 @@ where
             };
         }
     };
-    init_logging(
-        cli.log_level.as_deref(),
-        cli.log_format.unwrap_or(LogFormat::Text),
-    );
-    match run(cli, out, err) {
-        Ok(code) => code,
-        Err(Fail::Run(msg)) => {
-            let _ = writeln!(err, "kaudit: {msg}");
-            ExitCode::FAILURE
+    let format = cli.log_format.unwrap_or(LogFormat::Text);
+    init_logging(cli.log_level.as_deref(), format);
+    let mut json_lines;
+    let err: &mut (dyn Write + Send) = match format {
+        LogFormat::Text => err,
+        LogFormat::Json => {
+            json_lines = JsonLines::default();
+            &mut json_lines
         }
-        Err(Fail::Usage(msg)) => {
+    };
+    let (code, msg) = match run(cli, out, err) {
+        Ok(code) => return code,
+        Err(Fail::Run(msg)) => (ExitCode::FAILURE, msg),
+        Err(Fail::Usage(msg)) => (ExitCode::from(2), msg),
+    };
+    match format {
+        LogFormat::Text => {
             let _ = writeln!(err, "kaudit: {msg}");
-            ExitCode::from(2)
         }
+        LogFormat::Json => tracing::error!(target: "kaudit::cli", "{msg}"),
+    }
+    code
+}
+
+/// `--log-format json`: the lines the command writes to stderr itself (start-up, skipped
+/// events, source errors, delivery retries, the summary) become log events of target
+/// `kaudit::cli`, so the JSON subscriber writes them like every other diagnostic:
+/// `{"timestamp":…,"level":…,"fields":{"message":…},"target":"kaudit::cli"}`. The `kaudit: `
+/// prefix is dropped. Start-up announcements (`listening on`, `metrics on`, `reading`) and the
+/// summary are `INFO`; every other line is a `WARN`; a failure that ends the command is an
+/// `ERROR`.
+#[derive(Debug, Default)]
+struct JsonLines {
+    /// The start of a line not yet ended.
+    pending: Vec<u8>,
+}
+
+impl JsonLines {
+    fn emit(line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end();
+        if text.trim().is_empty() {
+            return;
+        }
+        match text.strip_prefix("kaudit: ") {
+            Some(msg)
+                if !["listening on ", "metrics on ", "reading "]
+                    .iter()
+                    .any(|p| msg.starts_with(p)) =>
+            {
+                tracing::warn!(target: "kaudit::cli", "{msg}");
+            }
+            Some(msg) => tracing::info!(target: "kaudit::cli", "{msg}"),
+            None => tracing::info!(target: "kaudit::cli", "{text}"),
+        }
+    }
+}
+
+impl Write for JsonLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            Self::emit(&line);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for JsonLines {
+    fn drop(&mut self) {
+        Self::emit(&std::mem::take(&mut self.pending));
     }
 }
 
@@ -479,6 +541,11 @@ fn init_logging(level: Option<&str>, format: LogFormat) {
     let filter = match level {
         Some(l) => EnvFilter::new(l),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    };
+    // The command's own stderr lines (see `JsonLines`) are never filtered out, as in text.
+    let filter = match "kaudit::cli=info".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -155,7 +155,7 @@ impl Metrics {
         );
         registry.register(
             "kaudit_source_api_calls",
-            "Source backend API calls, by operation and outcome",
+            "Source backend API calls, by operation (FilterLogEvents, DescribeLogStreams) and outcome (ok, throttled, error)",
             m.api_calls.clone(),
         );
         registry.register(
@@ -258,14 +258,19 @@ impl Metrics {
     fn sync_source(&self, snap: &MetricsSnapshot) {
         let mut state = lock(&self.state);
         let last = &state.last;
-        let ok = snap.api_calls.saturating_sub(snap.api_errors);
-        let last_ok = last.api_calls.saturating_sub(last.api_errors);
-        self.api_calls
-            .get_or_create(&api_labels("success"))
-            .inc_by(ok.saturating_sub(last_ok));
-        self.api_calls
-            .get_or_create(&api_labels("error"))
-            .inc_by(snap.api_errors.saturating_sub(last.api_errors));
+        for now in &snap.api_calls_by {
+            let before = last
+                .api_calls_by
+                .iter()
+                .find(|b| b.operation == now.operation && b.outcome == now.outcome)
+                .map_or(0, |b| b.calls);
+            self.api_calls
+                .get_or_create(&vec![
+                    ("operation", now.operation.as_str().to_owned()),
+                    ("outcome", now.outcome.as_str().to_owned()),
+                ])
+                .inc_by(now.calls.saturating_sub(before));
+        }
         self.throttled
             .inc_by(snap.throttles.saturating_sub(last.throttles));
         self.duplicates.inc_by(
@@ -323,14 +328,6 @@ impl Metrics {
 
 fn output_labels(name: &str) -> Labels {
     vec![("output", name.to_owned())]
-}
-
-fn api_labels(outcome: &str) -> Labels {
-    // The sources count their calls in total, not per operation.
-    vec![
-        ("operation", "all".to_owned()),
-        ("outcome", outcome.to_owned()),
-    ]
 }
 
 /// An output whose deliveries and failed attempts are counted.

@@ -97,5 +97,5 @@ pub use file::{
     DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_LINE_BYTES, FileInput, FileSource, FileSourceConfig,
     Framing, InputReader,
 };
-pub use metrics::MetricsSnapshot;
+pub use metrics::{ApiCalls, ApiOperation, ApiOutcome, MetricsSnapshot};
 pub use source::{Anomaly, ErrorClass, Record, RecordMeta, Source, SourceError, SourceErrorKind};

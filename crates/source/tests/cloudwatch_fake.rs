@@ -21,8 +21,8 @@ use kaudit_source::cloudwatch::{
 };
 use kaudit_source::testing::{Conformance, conformance};
 use kaudit_source::{
-    Anomaly, Checkpoint, CheckpointStore, ErrorClass, FileCheckpointStore, Record, Source,
-    SourceError, SourceErrorKind,
+    Anomaly, ApiOperation, ApiOutcome, Checkpoint, CheckpointStore, ErrorClass,
+    FileCheckpointStore, Record, Source, SourceError, SourceErrorKind,
 };
 
 /// Wall-clock origin of every test: 2026-11-27T10:00:00Z.
@@ -585,6 +585,19 @@ async fn r6_throttling_storm_backs_off_with_jitter_reports_once_and_recovers() {
     assert_eq!(ids(&take(&mut s, 4).await), want);
     let m = src.metrics();
     assert_eq!((m.throttles, m.api_errors), (12, 12));
+    let ok = m.api_calls - 12;
+    assert!(ok >= 1, "{m:?}");
+    assert_eq!(
+        calls_by(&m),
+        [
+            ("FilterLogEvents", "ok", ok),
+            ("FilterLogEvents", "throttled", 12),
+            ("FilterLogEvents", "error", 0),
+            ("DescribeLogStreams", "ok", 0),
+            ("DescribeLogStreams", "throttled", 0),
+            ("DescribeLogStreams", "error", 0),
+        ]
+    );
     assert_eq!(m.backoff_ms, 0);
     // Backoff: the gaps between the failed calls grow (base 100 ms doubling, capped at 5 s,
     // full jitter), and never go below the 200 ms rate-limit spacing.
@@ -760,6 +773,14 @@ async fn r12_metrics_snapshot_counts_lag_calls_and_watermark() {
     assert_eq!(m.lag_ms, clock.now_ms() - (T0 + 4_000));
     assert_eq!(m.api_calls, fake.calls().len() as u64);
     assert_eq!(m.api_calls, 2, "one window of 5 events in pages of 3");
+    assert_eq!(
+        calls_by(&m)[..3],
+        [
+            ("FilterLogEvents", "ok", 2),
+            ("FilterLogEvents", "throttled", 0),
+            ("FilterLogEvents", "error", 0),
+        ]
+    );
     assert_eq!(m.watermark_ms, T0 + 10_000 - 2_000 + 1);
     assert_eq!(
         (m.throttles, m.gaps, m.duplicates_dropped, m.degraded),
@@ -777,6 +798,30 @@ async fn r11_self_test_reports_first_stream() {
         Some("kube-apiserver-audit-a")
     );
     assert_eq!(src.metrics().api_calls, 1);
+    assert_eq!(
+        calls_by(&src.metrics())[3..],
+        [
+            ("DescribeLogStreams", "ok", 1),
+            ("DescribeLogStreams", "throttled", 0),
+            ("DescribeLogStreams", "error", 0),
+        ]
+    );
+}
+
+/// `api_calls_by` as `(operation, outcome, calls)` label triples.
+fn calls_by(m: &kaudit_source::MetricsSnapshot) -> Vec<(&'static str, &'static str, u64)> {
+    m.api_calls_by
+        .iter()
+        .map(|c| (c.operation.as_str(), c.outcome.as_str(), c.calls))
+        .collect()
+}
+
+#[test]
+fn api_label_values_are_stable() {
+    let ops: Vec<&str> = ApiOperation::ALL.iter().map(|o| o.as_str()).collect();
+    assert_eq!(ops, ["FilterLogEvents", "DescribeLogStreams"]);
+    let outcomes: Vec<String> = ApiOutcome::ALL.iter().map(ToString::to_string).collect();
+    assert_eq!(outcomes, ["ok", "throttled", "error"]);
 }
 
 #[test]

@@ -216,23 +216,43 @@ fn readable(chain: String) -> String {
 }
 
 /// Maps an SDK error to a [`ClientError`].
-pub(crate) fn map_sdk_error<E, R>(err: &SdkError<E, R>) -> ClientError
+pub(crate) fn map_sdk_error<E>(
+    err: &SdkError<E, aws_sdk_cloudwatchlogs::config::http::HttpResponse>,
+) -> ClientError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug + 'static,
 {
     let chain = readable(error_chain(err));
     match err {
         SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
             // Responses always carry the code; a modeled error built in-process may not, so
-            // fall back to its Display form (`Code: message`).
+            // fall back to its Display form (`Code: message`); a response the JSON protocol
+            // could not read (an XML error from a proxy or an emulator) to its `<Code>` and
+            // body, else the HTTP status.
             let shown = se.err().to_string();
-            let (shown_code, shown_message) = shown
-                .split_once(": ")
-                .map_or((shown.as_str(), ""), |(c, m)| (c, m));
-            let code = se.err().code().unwrap_or(shown_code).to_owned();
-            let message = se.err().message().unwrap_or(shown_message);
-            let class = classify_code(&code, None);
+            let body = se
+                .raw()
+                .body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            let (code, message) = match (se.err().code(), shown.split_once(": ")) {
+                (Some(code), shown_parts) => (
+                    code.to_owned(),
+                    se.err()
+                        .message()
+                        .or(shown_parts.map(|(_, m)| m))
+                        .unwrap_or_default()
+                        .to_owned(),
+                ),
+                (None, Some((code, message))) => (code.to_owned(), message.to_owned()),
+                (None, None) => (
+                    xml_code(&body).map_or_else(|| format!("HTTP {status}"), str::to_owned),
+                    xml_message(&body).unwrap_or(&shown).to_owned(),
+                ),
+            };
+            let class = classify_code(&code, Some(status));
             ClientError::new(class, code.clone(), format!("{message}{}", advice(&code)))
         }
         SdkError::TimeoutError(_) => ClientError::new(ErrorClass::Transient, "timeout", chain),
@@ -258,6 +278,24 @@ where
         }
         _ => ClientError::new(ErrorClass::Transient, "unknown", chain),
     }
+}
+
+/// The text of the first `<tag>…</tag>` in `body`.
+fn xml_element<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let len = body[start..].find(&format!("</{tag}>"))?;
+    Some(body[start..start + len].trim()).filter(|t| !t.is_empty())
+}
+
+/// The error code of an XML error body (`<Code>InvalidClientTokenId</Code>`).
+fn xml_code(body: &str) -> Option<&str> {
+    xml_element(body, "Code")
+}
+
+/// The message of an XML error body.
+fn xml_message(body: &str) -> Option<&str> {
+    xml_element(body, "Message")
 }
 
 /// [`LogsClient`] over the AWS SDK.
@@ -330,5 +368,28 @@ impl LogsClient for SdkLogsClient {
             .first()
             .and_then(|s| s.log_stream_name())
             .map(str::to_owned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_error_bodies_give_their_code_and_message() {
+        let body = r#"<?xml version="1.0" encoding="utf-8"?>
+<ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message><Type>Sender</Type></Error></Errors></ErrorResponse>"#;
+        assert_eq!(xml_code(body), Some("InvalidClientTokenId"));
+        assert_eq!(
+            xml_message(body),
+            Some("The security token included in the request is invalid.")
+        );
+        assert_eq!(xml_code("<html>503</html>"), None);
+        assert_eq!(xml_code("<Code></Code>"), None);
+        assert_eq!(classify_code("HTTP 403", Some(403)), ErrorClass::Auth);
+        assert_eq!(
+            classify_code("InvalidClientTokenId", None),
+            ErrorClass::Auth
+        );
     }
 }

@@ -52,7 +52,7 @@ pub use connect::{TlsRoots, tls_roots};
 use self::config::ms;
 use self::cursor::{Cursor, Key, WindowPosition};
 use crate::checkpoint::{Checkpoint, SourceIdentity};
-use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::metrics::{ApiOperation, ApiOutcome, Metrics, MetricsSnapshot};
 use crate::source::{
     Anomaly, ErrorClass, Record, RecordMeta, Source, SourceError, SourceErrorKind,
 };
@@ -134,13 +134,16 @@ impl CloudWatchSource {
     ) -> Self {
         let identity = identity(region, &config.log_group, config.stream_prefix.as_deref());
         let name: Arc<str> = format!("cloudwatch:{}", config.log_group).into();
+        let metrics = Arc::new(Metrics::default());
+        metrics.uses(ApiOperation::FilterLogEvents);
+        metrics.uses(ApiOperation::DescribeLogStreams);
         CloudWatchSource {
             config: Arc::new(config),
             client,
             clock,
             identity: Arc::new(identity),
             name,
-            metrics: Arc::default(),
+            metrics,
         }
     }
 
@@ -153,22 +156,26 @@ impl CloudWatchSource {
     /// checks region, credentials, permission and that the group exists, and returns the first
     /// matching stream, if any.
     pub async fn self_test(&self) -> Result<Option<String>, SourceError> {
-        Metrics::add(&self.metrics.api_calls, 1);
-        self.client
+        let result = self
+            .client
             .describe_first_stream(&self.config.log_group, self.config.stream_prefix.as_deref())
-            .await
-            .map_err(|e| {
-                Metrics::add(&self.metrics.api_errors, 1);
-                SourceError::new(
-                    self.name.clone(),
-                    SourceErrorKind::Api {
-                        operation: "DescribeLogStreams (start-up self-test)",
-                        class: e.class,
-                        message: e.to_string(),
-                    },
-                    true,
-                )
-            })
+            .await;
+        let outcome = match &result {
+            Ok(_) => ApiOutcome::Ok,
+            Err(e) => outcome(e.class),
+        };
+        self.metrics.call(ApiOperation::DescribeLogStreams, outcome);
+        result.map_err(|e| {
+            SourceError::new(
+                self.name.clone(),
+                SourceErrorKind::Api {
+                    operation: "DescribeLogStreams (start-up self-test)",
+                    class: e.class,
+                    message: e.to_string(),
+                },
+                true,
+            )
+        })
     }
 
     /// Where [`Source::stream`] would start now with `resume`, and why (R1, R5), so the caller
@@ -502,8 +509,13 @@ impl Poller {
         }
         let interval = Duration::from_secs_f64(1.0 / cfg.max_calls_per_second);
         self.next_call = Some(Instant::now() + interval);
-        Metrics::add(&self.metrics.api_calls, 1);
-        match self.client.filter_log_events(&request).await {
+        let result = self.client.filter_log_events(&request).await;
+        let outcome = match &result {
+            Ok(_) => ApiOutcome::Ok,
+            Err(e) => outcome(e.class),
+        };
+        self.metrics.call(ApiOperation::FilterLogEvents, outcome);
+        match result {
             Ok(page) => {
                 if self.failures > 0 {
                     tracing::info!(target: "kaudit_source::cloudwatch", "FilterLogEvents recovered after {} failures", self.failures);
@@ -531,7 +543,6 @@ impl Poller {
 
     fn failed(&mut self, e: ClientError) {
         let cfg = self.config.clone();
-        Metrics::add(&self.metrics.api_errors, 1);
         self.failures += 1;
         let name = self.name.clone();
         let report = |terminal: bool, extra: String| {
@@ -562,9 +573,6 @@ impl Poller {
                 delay
             }
             ErrorClass::Throttling | ErrorClass::Transient => {
-                if e.class == ErrorClass::Throttling {
-                    Metrics::add(&self.metrics.throttles, 1);
-                }
                 let exp = ms(cfg.backoff_base)
                     .unsigned_abs()
                     .saturating_mul(1u64 << (self.failures - 1).min(30));
@@ -663,6 +671,14 @@ impl Poller {
         if self.cursor.next_ms + ms(cfg.settle_lag) >= now - ms(cfg.poll_interval) {
             self.next_poll = Some(Instant::now() + cfg.poll_interval);
         }
+    }
+}
+
+/// The outcome label of a failed call of class `class`.
+fn outcome(class: ErrorClass) -> ApiOutcome {
+    match class {
+        ErrorClass::Throttling => ApiOutcome::Throttled,
+        _ => ApiOutcome::Error,
     }
 }
 
