@@ -53,7 +53,10 @@ fn warm_up(work: &Work, lines: &[&str], rules_pass: &mut Pass) -> usize {
 }
 
 fn main() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let (Some(mode), Some(events)) = (args.first(), args.get(1)) else {
         eprintln!(
             "callgrind bench: run `benches/callgrind.sh` (usage: callgrind ignored_any|decode|full|full_all|builtin EVENTS)"
@@ -87,7 +90,12 @@ fn main() -> Result<(), String> {
             renderer,
         ),
         "builtin" => Work::Rules(
-            ruleset("default.yaml", kaudit_engine::BUILTIN_RULES, Matching::First, false)?,
+            ruleset(
+                "default.yaml",
+                kaudit_engine::BUILTIN_RULES,
+                Matching::First,
+                false,
+            )?,
             renderer,
         ),
         other => return Err(format!("unknown mode `{other}`")),

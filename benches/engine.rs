@@ -128,7 +128,11 @@ fn bench(c: &mut Criterion) {
 }
 
 /// The rules, or `None` (reported) when they do not load (e.g. `../shared` is absent).
-fn load(text: &str, matching: Matching, no_index: bool) -> Option<kaudit_engine::ruleset::RuleSet<kaudit_event::Field>> {
+fn load(
+    text: &str,
+    matching: Matching,
+    no_index: bool,
+) -> Option<kaudit_engine::ruleset::RuleSet<kaudit_event::Field>> {
     match ruleset("rules.yaml", text, matching, no_index) {
         Ok(set) => Some(set),
         Err(e) => {
@@ -159,7 +163,15 @@ fn scan_threads(c: &mut Criterion, sample: &str, upstream: &str, events: usize) 
     let mut g = c.benchmark_group("scan");
     g.throughput(Throughput::Elements(events as u64));
     for threads in ["1", "2"] {
-        let mut args = vec!["kaudit", "scan", "-q", "--format", "json", "--threads", threads];
+        let mut args = vec![
+            "kaudit",
+            "scan",
+            "-q",
+            "--format",
+            "json",
+            "--threads",
+            threads,
+        ];
         args.extend_from_slice(&rules);
         args.push(&path);
         g.bench_function(format!("w1_file_json_threads_{threads}"), |b| {

@@ -84,13 +84,20 @@ fn threads_give_byte_identical_alerts_reports_and_summaries() {
         let (code, out, err) = run("1");
         // Bad lines make the scan succeed with reports (exit 0): they are skipped and counted.
         assert_eq!(code, ExitCode::SUCCESS, "{mode:?}: {err}");
-        assert!(out.lines().count() > 1_000, "{mode:?}: {} alerts", out.lines().count());
+        assert!(
+            out.lines().count() > 1_000,
+            "{mode:?}: {} alerts",
+            out.lines().count()
+        );
         let bad = err.lines().filter(|l| l.contains(".jsonl:")).count();
         assert_eq!(bad, bad_a + bad_b, "{mode:?}: {err}");
         for threads in ["2", "4"] {
             let (code_n, out_n, err_n) = run(threads);
             assert_eq!(code_n, code, "{mode:?} --threads {threads}");
-            assert!(out_n == out, "{mode:?} --threads {threads}: the alerts differ");
+            assert!(
+                out_n == out,
+                "{mode:?} --threads {threads}: the alerts differ"
+            );
             assert_eq!(
                 without_rate(&err_n),
                 without_rate(&err),

@@ -66,7 +66,12 @@ impl Pass {
 
     /// Decodes each line (default options), evaluates `set` and renders every alert with
     /// `renderer` into the reused buffer.
-    pub fn run(&mut self, set: &RuleSet<Field>, renderer: &AlertRenderer, lines: &[&str]) -> Counts {
+    pub fn run(
+        &mut self,
+        set: &RuleSet<Field>,
+        renderer: &AlertRenderer,
+        lines: &[&str],
+    ) -> Counts {
         let opts = DecodeOptions::default();
         let mut counts = Counts::default();
         for line in lines {
@@ -112,8 +117,6 @@ pub fn ignored_any(lines: &[&str]) -> usize {
 pub fn serde_json_value(lines: &[&str]) -> usize {
     lines
         .iter()
-        .filter(|line| {
-            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object())
-        })
+        .filter(|line| serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()))
         .count()
 }

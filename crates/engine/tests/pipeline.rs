@@ -594,7 +594,11 @@ fn with_threads_a_stop_ends_the_run_after_the_record_and_a_restart_delivers_the_
     assert_eq!(bad.len(), 1);
 
     let whole = TestOutput::new(Mode::Accept);
-    run_with(&Pipeline::new(&engine, vec![&whole]), &source, std::future::pending());
+    run_with(
+        &Pipeline::new(&engine, vec![&whole]),
+        &source,
+        std::future::pending(),
+    );
     let mut both = first.delivered();
     both.extend(rest.delivered());
     assert_eq!(both, whole.delivered());
