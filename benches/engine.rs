@@ -12,61 +12,26 @@
 //! first-match without the index), and kaudit's built-in ruleset.
 //!
 //! Baselines in the same process, on the same lines: `serde_json::Value` parse of each line,
-//! and kaudit-event decode only. Divide an `engine/*` time by a `baseline/*` time for the ratio
-//! the report quotes. Every engine bench renders the alerts it produces (Falco JSON).
+//! `serde_json` into `IgnoredAny` (validate and skip: the floor), and kaudit-event decode only.
+//! Divide an `engine/*` time by a `baseline/*` time for the ratio the report quotes. Every
+//! engine bench renders the alerts it produces (Falco JSON) with kaudit-engine's `hot::Pass`,
+//! the loop `crates/engine/tests/alloc.rs` counts allocations of.
+//!
+//! `scan/*`: `kaudit scan` end to end over a W1 file, `--threads 1` and `--threads 2`.
+//!
+//! See `benches/README.md` for how to run them and the latest figures.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kaudit_engine::alert::{AlertFormat, AlertRenderer};
-use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
-use kaudit_event::{Compat, DecodeOptions, Field, K8sAuditSchema, decode_event};
-use kaudit_rules::{LoadOptions, RuleFile, load};
+use kaudit_engine::hot::{Pass, decode_only, ruleset, serde_json_value};
+use kaudit_engine::ruleset::Matching;
 
 /// Events per workload under `cargo bench`; `cargo test --all-targets` runs each benchmark
 /// once in test mode, on a smaller log.
 const EVENTS: usize = 20_000;
 const TEST_MODE_EVENTS: usize = 500;
-
-fn ruleset(text: &str, matching: Matching, no_index: bool) -> Option<RuleSet<Field>> {
-    let schema = K8sAuditSchema::with_compat(Compat::Falco);
-    let result = load(
-        &[RuleFile::new("rules.yaml", text)],
-        &schema,
-        &LoadOptions::k8s_audit(),
-    );
-    if !result.successful() {
-        eprintln!("rules do not load: {:?}", result.diagnostics);
-        return None;
-    }
-    let rules: Vec<Rule<_>> = result.rules.into_iter().map(Rule::from).collect();
-    let sel = Selection {
-        matching,
-        no_index,
-        ..Selection::default()
-    };
-    Some(RuleSet::new(rules, &schema, &sel))
-}
-
-fn run_engine(set: &RuleSet<Field>, renderer: &AlertRenderer, lines: &[&str]) -> usize {
-    let opts = DecodeOptions::default();
-    let mut matches = Vec::new();
-    let mut out = String::new();
-    let mut alerts = 0;
-    for line in lines {
-        if let Ok(ev) = decode_event(line, &opts) {
-            set.evaluate(&ev, &mut matches);
-            for &i in &matches {
-                if let Some(rule) = set.rule(i) {
-                    out.clear();
-                    renderer.render(rule, &ev, ev.timestamp_ns(), &mut out);
-                    alerts += 1;
-                }
-            }
-        }
-    }
-    alerts
-}
 
 fn is_read(line: &str) -> bool {
     [
@@ -111,25 +76,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("baseline");
     g.throughput(Throughput::Elements(w1.len() as u64));
     g.bench_function("w1_serde_json_value", |b| {
-        b.iter(|| {
-            let mut n = 0;
-            for line in &w1 {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                    n += usize::from(v.is_object());
-                }
-            }
-            black_box(n)
-        });
+        b.iter(|| black_box(serde_json_value(&w1)));
+    });
+    g.bench_function("w1_ignored_any", |b| {
+        b.iter(|| black_box(kaudit_engine::hot::ignored_any(&w1)));
     });
     g.bench_function("w1_decode_only", |b| {
-        let opts = DecodeOptions::default();
-        b.iter(|| {
-            let mut n = 0;
-            for line in &w1 {
-                n += usize::from(decode_event(line, &opts).is_ok());
-            }
-            black_box(n)
-        });
+        b.iter(|| black_box(decode_only(&w1)));
     });
     g.finish();
 
@@ -141,17 +94,19 @@ fn bench(c: &mut Criterion) {
         ("w1_upstream_first_no_index", Matching::First, true),
     ];
     for (name, matching, no_index) in variants {
-        if let Some(set) = ruleset(&upstream, matching, no_index) {
-            let alerts = run_engine(&set, &renderer, &w1);
-            eprintln!("{name}: {alerts} alerts");
+        if let Some(set) = load(&upstream, matching, no_index) {
+            let mut pass = Pass::new();
+            let counts = pass.run(&set, &renderer, &w1);
+            eprintln!("{name}: {} alerts", counts.alerts);
             g.bench_function(name, |b| {
-                b.iter(|| black_box(run_engine(&set, &renderer, &w1)))
+                b.iter(|| black_box(pass.run(&set, &renderer, &w1)))
             });
         }
     }
-    if let Some(set) = ruleset(kaudit_cli::DEFAULT_RULES, Matching::First, false) {
+    if let Some(set) = load(kaudit_cli::DEFAULT_RULES, Matching::First, false) {
+        let mut pass = Pass::new();
         g.bench_function("w1_default_rules_first", |b| {
-            b.iter(|| black_box(run_engine(&set, &renderer, &w1)));
+            b.iter(|| black_box(pass.run(&set, &renderer, &w1)));
         });
     }
     g.finish();
@@ -159,18 +114,75 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("w3");
     g.throughput(Throughput::Elements(w3.len() as u64));
     g.bench_function("w3_decode_only", |b| {
-        let opts = DecodeOptions::default();
-        b.iter(|| {
-            let mut n = 0;
-            for line in &w3 {
-                n += usize::from(decode_event(line, &opts).is_ok());
-            }
-            black_box(n)
-        });
+        b.iter(|| black_box(decode_only(&w3)));
     });
-    if let Some(set) = ruleset(&upstream, Matching::First, false) {
+    if let Some(set) = load(&upstream, Matching::First, false) {
+        let mut pass = Pass::new();
         g.bench_function("w3_upstream_first", |b| {
-            b.iter(|| black_box(run_engine(&set, &renderer, &w3)));
+            b.iter(|| black_box(pass.run(&set, &renderer, &w3)));
+        });
+    }
+    g.finish();
+
+    scan_threads(c, &sample, &upstream_path, events);
+}
+
+/// The rules, or `None` (reported) when they do not load (e.g. `../shared` is absent).
+fn load(
+    text: &str,
+    matching: Matching,
+    no_index: bool,
+) -> Option<kaudit_engine::ruleset::RuleSet<kaudit_event::Field>> {
+    match ruleset("rules.yaml", text, matching, no_index) {
+        Ok(set) => Some(set),
+        Err(e) => {
+            eprintln!("rules do not load: {e}");
+            None
+        }
+    }
+}
+
+/// `kaudit scan` end to end over a file (read, decode, evaluate, render, write the alerts to a
+/// sink) with `--threads 1` and `--threads 2` in the same run: divide the two times for the
+/// speed-up. Falco's rules when `../shared` is there, else the built-in rules.
+fn scan_threads(c: &mut Criterion, sample: &str, upstream: &str, events: usize) {
+    let Ok(dir) = tempfile::tempdir() else {
+        eprintln!("scan/*: no temporary directory");
+        return;
+    };
+    let path = dir.path().join("w1.jsonl");
+    if std::fs::write(&path, sample).is_err() {
+        eprintln!("scan/*: cannot write {}", path.display());
+        return;
+    }
+    let path = path.to_string_lossy().into_owned();
+    let mut rules = Vec::new();
+    if std::path::Path::new(upstream).exists() {
+        rules.extend(["--rules", upstream]);
+    }
+    let mut g = c.benchmark_group("scan");
+    g.throughput(Throughput::Elements(events as u64));
+    for threads in ["1", "2"] {
+        let mut args = vec![
+            "kaudit",
+            "scan",
+            "-q",
+            "--format",
+            "json",
+            "--threads",
+            threads,
+        ];
+        args.extend_from_slice(&rules);
+        args.push(&path);
+        g.bench_function(format!("w1_file_json_threads_{threads}"), |b| {
+            b.iter(|| {
+                let code = kaudit_cli::run_with(
+                    args.iter().copied(),
+                    &mut std::io::sink(),
+                    &mut std::io::sink(),
+                );
+                black_box(code)
+            });
         });
     }
     g.finish();

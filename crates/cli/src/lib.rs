@@ -3,7 +3,8 @@
 //! ```text
 //! kaudit scan [--rules FILE]... [--format text|json] [--all-matches] [--min-priority P]
 //!             [--compat falco] [--disable-rule NAME]... [--disable-tag TAG]...
-//!             [--enable-tag TAG]... [--enable-rule NAME]... [-o key=value]... [PATH|-]...
+//!             [--enable-tag TAG]... [--enable-rule NAME]... [-o key=value]... [--threads N]
+//!             [PATH|-]...
 //! kaudit watch cloudwatch --log-group G [--region R] [--profile P] [--endpoint-url U]
 //!             [--start S] [--checkpoint FILE] [the rule and output options of scan]
 //! kaudit rules check FILE...
@@ -396,6 +397,10 @@ struct ScanArgs {
     /// Do not print the summary on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Threads that decode and evaluate events (default: the available cores; 1 evaluates
+    /// each event as it is read). Alerts come out in input order whatever the number.
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    threads: Option<usize>,
     /// Input files; `-` is stdin (the default when none).
     paths: Vec<String>,
 }
@@ -660,6 +665,14 @@ fn parse_priority(p: &str) -> Result<Priority, String> {
         .map_err(|_| format!("unknown priority `{p}` (emergency, alert, critical, error, warning, notice, informational, debug)"))
 }
 
+fn parse_threads(n: &str) -> Result<usize, String> {
+    match n.parse::<usize>() {
+        Ok(0) => Err("`0`: at least 1 thread is needed".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{n}` is not a number of threads")),
+    }
+}
+
 fn parse_time_zone(z: &str) -> Result<TimeZone, String> {
     match z {
         "local" => Ok(TimeZone::local()),
@@ -918,7 +931,7 @@ fn report_notice(err: &mut (dyn Write + Send), names: &[String], n: &Notice<'_>)
 fn deliver(
     engine: &Engine,
     args: &OutputArgs,
-    retry: RetryPolicy,
+    mut options: PipelineOptions,
     sources: &[&dyn kaudit_source::Source],
     store: Option<&dyn kaudit_source::CheckpointStore>,
     served: Option<Served>,
@@ -928,10 +941,6 @@ fn deliver(
     err: &mut (dyn Write + Send),
 ) -> Result<(RunReport, bool), String> {
     let dead = dead_letters(args)?;
-    let mut options = PipelineOptions {
-        retry,
-        ..PipelineOptions::default()
-    };
     if let Some(t) = args.drain_timeout {
         options.drain_timeout = Some(t);
     }
@@ -1074,10 +1083,17 @@ fn scan(
         .map(|s| s as &dyn kaudit_source::Source)
         .collect();
     let runtime = runtime()?;
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let (report, stdout_used) = deliver(
         &engine,
         &args.outputs,
-        RetryPolicy::scan(),
+        PipelineOptions {
+            retry: RetryPolicy::scan(),
+            threads,
+            ..PipelineOptions::default()
+        },
         &source_refs,
         None,
         None,
@@ -1194,7 +1210,11 @@ fn watch_cloudwatch(
     let (report, _) = deliver(
         &engine,
         &args.outputs,
-        RetryPolicy::watch(),
+        // One thread: a live source's records are evaluated as they come, in strict order.
+        PipelineOptions {
+            retry: RetryPolicy::watch(),
+            ..PipelineOptions::default()
+        },
         &sources,
         store
             .as_ref()

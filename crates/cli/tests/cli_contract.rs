@@ -76,6 +76,18 @@ fn bad_option_values_are_usage_errors_exiting_2() {
             "expected local, utc, +HH:MM or -HH:MM",
         ),
         (&["scan", "--output-timeout", "10", SAMPLE], "missing unit"),
+        (
+            &["scan", "--threads", "0", SAMPLE],
+            "invalid value '0' for '--threads <N>': `0`: at least 1 thread is needed",
+        ),
+        (
+            &["scan", "--threads", "two", SAMPLE],
+            "invalid value 'two' for '--threads <N>': `two` is not a number of threads",
+        ),
+        (
+            &["scan", "--threads=-1", SAMPLE],
+            "`-1` is not a number of threads",
+        ),
         (&["scan", "--drain-timeout", "5x", SAMPLE], "unknown unit"),
         (
             &[

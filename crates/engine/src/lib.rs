@@ -58,6 +58,8 @@
 pub mod alert;
 pub mod builder;
 mod decode;
+#[doc(hidden)]
+pub mod hot;
 #[cfg(feature = "pipeline")]
 pub mod output;
 #[cfg(feature = "pipeline")]

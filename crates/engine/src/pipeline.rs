@@ -34,11 +34,20 @@
 //!   order. After a failed attempt an output's worker retries its oldest alert alone before
 //!   sending newer ones, so a receiver sees alerts in order.
 //!
+//! * **Threads.** With [`PipelineOptions::threads`] above 1, records that are ready are taken
+//!   in batches and decoded and evaluated on that many threads (the calling thread and a pool
+//!   kept for the run); the results are then delivered one record after the other exactly as
+//!   with one thread, so outputs, notices, acknowledgements and checkpoints see the same
+//!   sequence whatever the number of threads. While a batch is evaluated the calling thread
+//!   also reads the next records from the source.
+//!
 //! Everything runs inside the future returned by [`Pipeline::run`]: no task is spawned, so
-//! outputs may borrow (the CLI's stdout output writes to a borrowed writer).
+//! outputs may borrow (the CLI's stdout output writes to a borrowed writer). The evaluation
+//! threads only ever borrow a batch inside a blocking scope that ends before the run goes on.
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -48,7 +57,7 @@ use kaudit_event::{DecodeError, Position};
 
 pub use crate::decode::decode_record;
 use kaudit_source::{
-    Checkpoint, CheckpointError, CheckpointStore, RecordMeta, Source, SourceError,
+    Checkpoint, CheckpointError, CheckpointStore, Record, RecordMeta, Source, SourceError,
 };
 use tokio::sync::mpsc;
 
@@ -137,6 +146,11 @@ pub struct PipelineOptions {
     /// `commit_interval` or when the source is idle: for sources whose client waits for the
     /// commit (the webhook answers a batch once its checkpoint is committed). Default `false`.
     pub commit_when_settled: bool,
+    /// Threads that decode and evaluate records (the calling thread counts as one): 1 (the
+    /// default, and what 0 means) evaluates each record on the calling thread as soon as it is
+    /// read; more take the records that are ready in batches and evaluate them in parallel,
+    /// delivering the results in source order (see the [module docs](self)).
+    pub threads: usize,
 }
 
 impl Default for PipelineOptions {
@@ -148,6 +162,7 @@ impl Default for PipelineOptions {
             retry: RetryPolicy::default(),
             drain_timeout: Some(Duration::from_secs(10)),
             commit_when_settled: false,
+            threads: 1,
         }
     }
 }
@@ -543,43 +558,55 @@ impl<'a> Pipeline<'a> {
         report: &mut RunReport,
         mut stop: std::pin::Pin<&mut futures::future::Fuse<impl Future<Output = ()>>>,
     ) -> Result<(), PipelineError> {
-        let outputs = senders.len();
-        let mut matches = Vec::new();
-        let mut alerts = Vec::new();
+        let pool = self.evaluation_pool();
+        let mut scratch = Scratch::new(self.engine);
         let mut last_commit = Instant::now();
+        let mut batch: Vec<Record> = Vec::new();
+        let mut results: Vec<Evaluated> = Vec::new();
         'sources: for (index, source) in sources.iter().enumerate() {
             let resume = match self.store {
                 Some(s) => s.load(source.identity())?,
                 None => None,
             };
             let mut stream = source.stream(resume);
+            // Items read ahead of the batch being evaluated (only with several threads).
+            let mut ahead = Ahead::default();
             loop {
-                let item = match stream.next().now_or_never() {
-                    Some(item) => item,
-                    None => {
-                        // Nothing ready: commit what is settled before waiting.
-                        self.commit_settled(shared, committer, notice)?;
-                        last_commit = Instant::now();
-                        let tick = tokio::time::sleep(self.options.commit_interval);
-                        let settled = async {
-                            if self.options.commit_when_settled {
-                                self.settled.notified().await;
-                            } else {
-                                std::future::pending::<()>().await;
-                            }
-                        };
-                        futures::select_biased! {
-                            () = stop.as_mut() => { report.interrupted = true; break 'sources; }
-                            item = stream.next().fuse() => item,
-                            () = tick.fuse() => continue,
-                            () = settled.fuse() => continue,
-                        }
+                if ahead.items.is_empty() {
+                    if ahead.ended {
+                        break;
                     }
-                };
-                let Some(item) = item else { break };
-                let record = match item {
-                    Ok(r) => r,
-                    Err(e) => {
+                    let item = match stream.next().now_or_never() {
+                        Some(item) => item,
+                        None => {
+                            // Nothing ready: commit what is settled before waiting.
+                            self.commit_settled(shared, committer, notice)?;
+                            last_commit = Instant::now();
+                            let tick = tokio::time::sleep(self.options.commit_interval);
+                            let settled = async {
+                                if self.options.commit_when_settled {
+                                    self.settled.notified().await;
+                                } else {
+                                    std::future::pending::<()>().await;
+                                }
+                            };
+                            futures::select_biased! {
+                                () = stop.as_mut() => { report.interrupted = true; break 'sources; }
+                                item = stream.next().fuse() => item,
+                                () = tick.fuse() => continue,
+                                () = settled.fuse() => continue,
+                            }
+                        }
+                    };
+                    let Some(item) = item else { break };
+                    ahead.items.push_back(item);
+                    if pool.is_some() {
+                        ahead.gather(&mut stream);
+                    }
+                }
+                let record = match ahead.pop() {
+                    Some(Ok(r)) => r,
+                    Some(Err(e)) => {
                         tell(
                             notice,
                             Notice::Source {
@@ -593,63 +620,140 @@ impl<'a> Pipeline<'a> {
                         }
                         continue;
                     }
+                    None => continue,
                 };
+                batch.clear();
+                batch.push(record);
                 let start = Instant::now();
-                alerts.clear();
-                let events_before = report.stats.events;
-                self.evaluate_record(
-                    index,
-                    &record.payload,
-                    &record.meta,
-                    &mut matches,
-                    &mut report.stats,
-                    &mut alerts,
-                    notice,
-                );
-                report.stats.elapsed += start.elapsed();
-                tell(
-                    notice,
-                    Notice::Evaluated {
-                        source: index,
-                        events: report.stats.events - events_before,
-                        alerts: &alerts,
-                    },
-                );
-                if alerts.is_empty() {
-                    lock(shared).tracker.push(record.checkpoint, 0);
-                } else {
-                    let seq = lock(shared)
-                        .tracker
-                        .push(record.checkpoint, alerts.len() * outputs);
-                    for alert in alerts.drain(..) {
-                        let alert = Arc::new(alert);
-                        for tx in &senders {
-                            let job = Job {
-                                seq,
-                                alert: alert.clone(),
-                                attempts: 0,
-                            };
-                            futures::select_biased! {
-                                () = stop.as_mut() => { report.interrupted = true; break 'sources; }
-                                r = tx.send(job).fuse() => { let _ = r; }
-                            }
-                        }
+                match &pool {
+                    None => {
+                        results.push(Evaluated::default());
+                        self.evaluate_record(&batch[0], &mut scratch, &mut results[0]);
+                    }
+                    Some(pool) => {
+                        ahead.take_batch(&mut batch);
+                        results = self.evaluate_batch(pool, &batch, &mut scratch, || {
+                            ahead.gather(&mut stream);
+                        });
                     }
                 }
-                let advanced = self.options.commit_when_settled
-                    && self.settled.notified().now_or_never().is_some();
-                if advanced || last_commit.elapsed() >= self.options.commit_interval {
-                    self.commit_settled(shared, committer, notice)?;
-                    last_commit = Instant::now();
-                }
-                if stop.as_mut().now_or_never().is_some() {
-                    report.interrupted = true;
-                    break 'sources;
+                report.stats.elapsed += start.elapsed();
+                for (record, mut evaluated) in batch.drain(..).zip(results.drain(..)) {
+                    let delivered = self
+                        .deliver_record(
+                            index,
+                            record,
+                            &mut evaluated,
+                            &senders,
+                            shared,
+                            notice,
+                            report,
+                            stop.as_mut(),
+                        )
+                        .await;
+                    if !delivered {
+                        report.interrupted = true;
+                        break 'sources;
+                    }
+                    let advanced = self.options.commit_when_settled
+                        && self.settled.notified().now_or_never().is_some();
+                    if advanced || last_commit.elapsed() >= self.options.commit_interval {
+                        self.commit_settled(shared, committer, notice)?;
+                        last_commit = Instant::now();
+                    }
+                    if stop.as_mut().now_or_never().is_some() {
+                        report.interrupted = true;
+                        break 'sources;
+                    }
                 }
             }
         }
         drop(senders);
         Ok(())
+    }
+
+    /// The pool of [`PipelineOptions::threads`] − 1 threads that evaluates batches beside the
+    /// calling thread; `None` with one thread (or when the pool cannot be started: the run then
+    /// evaluates on the calling thread alone, which gives the same results).
+    fn evaluation_pool(&self) -> Option<rayon_core::ThreadPool> {
+        let helpers = self.options.threads.saturating_sub(1);
+        if helpers == 0 {
+            return None;
+        }
+        rayon_core::ThreadPoolBuilder::new()
+            .num_threads(helpers)
+            .thread_name(|i| format!("kaudit-eval-{i}"))
+            .build()
+            .ok()
+    }
+
+    /// Hands one evaluated record to the pipeline: its bad-event and evaluation notices, its
+    /// counters, its tracker entry and its alerts to every output's queue. `false` when `stop`
+    /// completed while an output's queue was full.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the record, its outputs and run()'s counters are distinct borrows"
+    )]
+    async fn deliver_record(
+        &self,
+        index: usize,
+        record: Record,
+        evaluated: &mut Evaluated,
+        senders: &[mpsc::Sender<Job>],
+        shared: &Mutex<Shared>,
+        notice: &Mutex<&mut (dyn FnMut(Notice<'_>) + Send)>,
+        report: &mut RunReport,
+        mut stop: std::pin::Pin<&mut futures::future::Fuse<impl Future<Output = ()>>>,
+    ) -> bool {
+        let stats = &mut report.stats;
+        for error in &evaluated.bad {
+            stats.bad_events += 1;
+            tell(
+                notice,
+                Notice::BadEvent {
+                    source: index,
+                    meta: &record.meta,
+                    error,
+                    audit_id: kaudit_event::salvage_audit_id(&record.payload),
+                },
+            );
+        }
+        stats.events += evaluated.events;
+        for &(rule, n) in &evaluated.fired {
+            if let Some(count) = stats.alerts_per_rule.get_mut(rule) {
+                *count += n;
+            }
+        }
+        tell(
+            notice,
+            Notice::Evaluated {
+                source: index,
+                events: evaluated.events,
+                alerts: &evaluated.alerts,
+            },
+        );
+        if evaluated.alerts.is_empty() {
+            lock(shared).tracker.push(record.checkpoint, 0);
+            return true;
+        }
+        let seq = lock(shared)
+            .tracker
+            .push(record.checkpoint, evaluated.alerts.len() * senders.len());
+        for alert in evaluated.alerts.drain(..) {
+            let alert = Arc::new(alert);
+            for tx in senders {
+                let job = Job {
+                    seq,
+                    alert: alert.clone(),
+                    attempts: 0,
+                };
+                futures::select_biased! {
+                    () = stop.as_mut() => return false,
+                    r = tx.send(job).fuse() => { let _ = r; }
+                }
+            }
+        }
+        true
     }
 
     fn commit_settled(
@@ -663,21 +767,50 @@ impl<'a> Pipeline<'a> {
         committer.commit(cp, &mut **n)
     }
 
-    /// Decodes every event of a record and evaluates it; alerts are appended to `alerts`.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the record, its counters and its outputs are distinct borrows"
-    )]
-    fn evaluate_record(
+    /// Evaluates `batch` on the pool's threads and the calling thread, which calls `read_ahead`
+    /// between the records it takes; the results are in `batch`'s order.
+    fn evaluate_batch(
         &self,
-        source: usize,
-        payload: &[u8],
-        meta: &RecordMeta,
-        matches: &mut Vec<usize>,
-        stats: &mut Stats,
-        alerts: &mut Vec<Alert>,
-        notice: &Mutex<&mut (dyn FnMut(Notice<'_>) + Send)>,
-    ) {
+        pool: &rayon_core::ThreadPool,
+        batch: &[Record],
+        scratch: &mut Scratch,
+        mut read_ahead: impl FnMut(),
+    ) -> Vec<Evaluated> {
+        /// Records a thread takes at a time.
+        const TAKE: usize = 4;
+        let next = AtomicUsize::new(0);
+        let done: Mutex<Vec<(usize, Evaluated)>> = Mutex::new(Vec::with_capacity(batch.len()));
+        let work = |scratch: &mut Scratch, between: &mut dyn FnMut()| {
+            let mut mine = Vec::new();
+            loop {
+                let first = next.fetch_add(TAKE, Ordering::Relaxed);
+                if first >= batch.len() {
+                    break;
+                }
+                for (i, record) in batch.iter().enumerate().skip(first).take(TAKE) {
+                    let mut evaluated = Evaluated::default();
+                    self.evaluate_record(record, scratch, &mut evaluated);
+                    mine.push((i, evaluated));
+                }
+                between();
+            }
+            lock(&done).append(&mut mine);
+        };
+        pool.in_place_scope(|scope| {
+            for _ in 0..pool.current_num_threads() {
+                scope.spawn(|_| work(&mut Scratch::new(self.engine), &mut || {}));
+            }
+            work(scratch, &mut read_ahead);
+        });
+        let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+        done.sort_unstable_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, evaluated)| evaluated).collect()
+    }
+
+    /// Decodes every event of a record and evaluates it into `out`: bad events (with their
+    /// position in the source), events, alerts and the rules that raised them.
+    fn evaluate_record(&self, record: &Record, scratch: &mut Scratch, out: &mut Evaluated) {
+        let meta = &record.meta;
         let base = Position {
             line: meta
                 .line
@@ -686,25 +819,26 @@ impl<'a> Pipeline<'a> {
                 .offset
                 .map_or(0, |o| usize::try_from(o).unwrap_or(usize::MAX)),
         };
-        for item in decode_record(payload, &self.engine.decode, self.engine.compat) {
+        let stats = &mut scratch.stats;
+        for item in decode_record(&record.payload, &self.engine.decode, self.engine.compat) {
             match item {
-                Ok(event) => self.engine.alerts(&event, matches, stats, alerts),
-                Err(e) => {
-                    stats.bad_events += 1;
-                    let e = DecodeError {
-                        line: base.line.saturating_add(e.line.saturating_sub(1)),
-                        offset: base.offset.saturating_add(e.offset),
-                        kind: e.kind,
-                    };
-                    tell(
-                        notice,
-                        Notice::BadEvent {
-                            source,
-                            meta,
-                            error: &e,
-                            audit_id: kaudit_event::salvage_audit_id(payload),
-                        },
-                    );
+                Ok(event) => {
+                    self.engine
+                        .alerts(&event, &mut scratch.matches, stats, &mut out.alerts);
+                }
+                Err(e) => out.bad.push(DecodeError {
+                    line: base.line.saturating_add(e.line.saturating_sub(1)),
+                    offset: base.offset.saturating_add(e.offset),
+                    kind: e.kind,
+                }),
+            }
+        }
+        // Move the record's counts out of the scratch counters (left at zero for the next).
+        out.events = std::mem::take(&mut stats.events);
+        if !out.alerts.is_empty() {
+            for (rule, n) in stats.alerts_per_rule.iter_mut().enumerate() {
+                if *n > 0 {
+                    out.fired.push((rule, std::mem::take(n)));
                 }
             }
         }
@@ -881,6 +1015,95 @@ impl<'a> Pipeline<'a> {
             .settle(seq, matches!(outcome, Outcome::Failed | Outcome::Closed))
         {
             self.settled.notify_one();
+        }
+    }
+}
+
+/// Most records evaluated in one batch, and most payload bytes (the batch also stops at the
+/// record that passes it).
+const BATCH_RECORDS: usize = 2048;
+const BATCH_BYTES: usize = 8 << 20;
+
+/// One evaluating thread's reusable buffers and counters.
+struct Scratch {
+    matches: Vec<usize>,
+    /// Counts of the record being evaluated; moved into its [`Evaluated`] at its end.
+    stats: Stats,
+}
+
+impl Scratch {
+    fn new(engine: &Engine) -> Scratch {
+        Scratch {
+            matches: Vec::new(),
+            stats: engine.new_stats(),
+        }
+    }
+}
+
+/// What evaluating one record gave, before it is delivered.
+#[derive(Default)]
+struct Evaluated {
+    /// Events decoded and evaluated.
+    events: u64,
+    /// The events that did not decode, positioned in the source.
+    bad: Vec<DecodeError>,
+    /// The alerts, in order.
+    alerts: Vec<Alert>,
+    /// (rule index, alerts) for each rule that fired.
+    fired: Vec<(usize, u64)>,
+}
+
+/// Items a source had ready, read ahead of the batch being evaluated.
+#[derive(Default)]
+struct Ahead {
+    items: VecDeque<Result<Record, SourceError>>,
+    /// Payload bytes in `items`.
+    bytes: usize,
+    /// The stream ended (it must not be polled again).
+    ended: bool,
+}
+
+impl Ahead {
+    /// Takes what `stream` has ready, without waiting, up to a batch's worth.
+    fn gather(
+        &mut self,
+        stream: &mut futures::stream::BoxStream<'static, Result<Record, SourceError>>,
+    ) {
+        while !self.ended && self.items.len() < BATCH_RECORDS && self.bytes < BATCH_BYTES {
+            match stream.next().now_or_never() {
+                Some(Some(item)) => {
+                    if let Ok(r) = &item {
+                        self.bytes += r.payload.len();
+                    }
+                    self.items.push_back(item);
+                }
+                Some(None) => self.ended = true,
+                None => break,
+            }
+        }
+    }
+
+    /// The first item read ahead.
+    fn pop(&mut self) -> Option<Result<Record, SourceError>> {
+        let item = self.items.pop_front()?;
+        if let Ok(r) = &item {
+            self.bytes = self.bytes.saturating_sub(r.payload.len());
+        }
+        Some(item)
+    }
+
+    /// Moves the records at the front (up to the first source error, or a batch's worth) to
+    /// `batch`.
+    fn take_batch(&mut self, batch: &mut Vec<Record>) {
+        let mut bytes: usize = batch.iter().map(|r| r.payload.len()).sum();
+        while batch.len() < BATCH_RECORDS && bytes < BATCH_BYTES {
+            if !matches!(self.items.front(), Some(Ok(_))) {
+                break;
+            }
+            if let Some(Ok(r)) = self.pop() {
+                bytes += r.payload.len();
+                batch.push(r);
+            }
         }
     }
 }

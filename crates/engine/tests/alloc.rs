@@ -12,9 +12,9 @@
 //! lower (0 and 3); the test prints the measured figures next to them.
 
 use kaudit_engine::alert::{AlertFormat, AlertRenderer};
-use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
-use kaudit_event::{Compat, DecodeOptions, Field, K8sAuditSchema, decode_event};
-use kaudit_rules::{LoadOptions, RuleFile, load};
+use kaudit_engine::hot::{Pass, ruleset};
+use kaudit_engine::ruleset::{Matching, RuleSet};
+use kaudit_event::{DecodeOptions, Field, decode_event};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -26,56 +26,14 @@ const CEILING_MIX: f64 = 40.0;
 const TARGET_NO_MATCH: f64 = 0.0;
 const TARGET_MIX: f64 = 3.0;
 
-fn ruleset(text: &str) -> RuleSet<Field> {
-    let schema = K8sAuditSchema::with_compat(Compat::Falco);
-    let result = load(
-        &[RuleFile::new("k8s_audit_rules.yaml", text)],
-        &schema,
-        &LoadOptions::k8s_audit(),
-    );
-    assert!(result.successful(), "{:?}", result.diagnostics);
-    let rules: Vec<Rule<_>> = result.rules.into_iter().map(Rule::from).collect();
-    let sel = Selection {
-        matching: Matching::First,
-        ..Selection::default()
-    };
-    RuleSet::new(rules, &schema, &sel)
-}
-
-/// One pass: decode, evaluate, render; returns (events decoded, alerts rendered).
-fn pass(
-    set: &RuleSet<Field>,
-    renderer: &AlertRenderer,
-    lines: &[&str],
-    matches: &mut Vec<usize>,
-    out: &mut String,
-) -> (usize, usize) {
-    let opts = DecodeOptions::default();
-    let (mut events, mut alerts) = (0, 0);
-    for line in lines {
-        let Ok(ev) = decode_event(line, &opts) else {
-            continue;
-        };
-        events += 1;
-        set.evaluate(&ev, matches);
-        for &i in matches.iter() {
-            if let Some(rule) = set.rule(i) {
-                out.clear();
-                renderer.render(rule, &ev, ev.timestamp_ns(), out);
-                alerts += 1;
-            }
-        }
-    }
-    (events, alerts)
-}
-
 /// Blocks allocated per event by the second of two passes over `lines`.
+/// The loop is kaudit-engine's `hot::Pass` (decode, evaluate, render into a reused buffer),
+/// the one the benches run.
 fn allocs_per_event(set: &RuleSet<Field>, renderer: &AlertRenderer, lines: &[&str]) -> f64 {
-    let mut matches = Vec::new();
-    let mut out = String::new();
-    pass(set, renderer, lines, &mut matches, &mut out);
+    let mut pass = Pass::new();
+    pass.run(set, renderer, lines);
     let before = dhat::HeapStats::get().total_blocks;
-    let (events, _) = pass(set, renderer, lines, &mut matches, &mut out);
+    let events = pass.run(set, renderer, lines).events;
     let after = dhat::HeapStats::get().total_blocks;
     assert_eq!(events, lines.len(), "every sample line decodes");
     (after - before) as f64 / events as f64
@@ -87,7 +45,8 @@ fn allocations_per_event() {
         return;
     };
     let text = std::fs::read_to_string(path).expect("read the upstream rules");
-    let set = ruleset(&text);
+    let set = ruleset("k8s_audit_rules.yaml", &text, Matching::First, false)
+        .expect("the upstream rules load");
     let renderer = AlertRenderer {
         format: AlertFormat::Json,
         hostname: "alloc-test".to_owned(),

@@ -439,3 +439,167 @@ fn a_record_holding_an_event_list_alerts_on_each_event() {
     assert_eq!(report.stats.events, 400);
     assert_eq!(output.delivered(), reference.delivered());
 }
+
+/// Generated events with bad lines mixed in: more records than one parallel batch holds.
+fn generated_payloads(events: usize) -> Vec<String> {
+    let sample = kaudit_event::sample::generate(kaudit_event::sample::SAMPLE_SEED, events);
+    let mut payloads = Vec::new();
+    for (i, line) in sample.lines().enumerate() {
+        payloads.push(line.to_owned());
+        match i % 397 {
+            5 => payloads.push("not json".to_owned()),
+            77 => payloads.push(line[..line.len() / 2].to_owned()),
+            201 => payloads.push(r#"{"kind":"Pod","apiVersion":"v1"}"#.to_owned()),
+            _ => {}
+        }
+    }
+    payloads
+}
+
+/// Alerts per payload, from the engine over each payload alone.
+fn alerts_per_payload(engine: &Engine, payloads: &[String]) -> Vec<usize> {
+    payloads
+        .iter()
+        .map(|p| engine.evaluate(p.as_bytes()).alerts.len())
+        .collect()
+}
+
+/// Everything a run tells and delivers, to compare runs with different thread counts.
+#[derive(Debug, PartialEq)]
+struct Trace {
+    delivered: Vec<String>,
+    /// Bad events (position and reason) and evaluated records (events, alerts), in order.
+    notices: Vec<String>,
+    events: u64,
+    bad_events: u64,
+    alerts_per_rule: Vec<u64>,
+    committed: Option<u64>,
+}
+
+fn traced_run(engine: &Engine, payloads: &[String], threads: usize, output: Mode) -> Trace {
+    let source = ReplaySource::new("generated", payloads.to_vec());
+    let out = TestOutput::new(output);
+    let store = CheckingStore {
+        inner: MemoryCheckpointStore::new(),
+        output: &out,
+        per_record: alerts_per_payload(engine, payloads),
+        saves: AtomicUsize::new(0),
+    };
+    let pipeline = Pipeline::new(engine, vec![&out])
+        .checkpoints(&store)
+        .options(PipelineOptions {
+            threads,
+            // Commit as often as possible: every save is checked against what was delivered.
+            commit_interval: Duration::ZERO,
+            ..fast(RetryPolicy::scan())
+        });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut notices = Vec::new();
+    let mut notice = |n: Notice<'_>| match n {
+        Notice::BadEvent { error, .. } => notices.push(format!("bad {error}")),
+        Notice::Evaluated { events, alerts, .. } => {
+            notices.push(format!("evaluated {events} {}", alerts.len()));
+        }
+        _ => {}
+    };
+    let report = runtime
+        .block_on(pipeline.run(
+            &[&source],
+            std::future::pending(),
+            std::future::pending(),
+            &mut notice,
+        ))
+        .unwrap();
+    if matches!(output, Mode::Accept) {
+        assert!(store.saves.load(Ordering::SeqCst) > 1);
+    }
+    Trace {
+        delivered: out.delivered(),
+        notices,
+        events: report.stats.events,
+        bad_events: report.stats.bad_events,
+        alerts_per_rule: report.stats.alerts_per_rule,
+        committed: store
+            .load(source.identity())
+            .unwrap()
+            .map(|c| next_index(&c)),
+    }
+}
+
+#[test]
+fn parallel_evaluation_delivers_tells_and_commits_exactly_as_one_thread() {
+    let engine = engine();
+    let payloads = generated_payloads(5_000);
+    let one = traced_run(&engine, &payloads, 1, Mode::Accept);
+    assert_eq!(one.events, 5_000);
+    assert_eq!(one.bad_events, 3 * 13);
+    assert!(one.delivered.len() > 500, "{}", one.delivered.len());
+    assert_eq!(one.committed, Some(payloads.len() as u64));
+    for threads in [2, 4] {
+        // The CheckingStore asserts at every save that the output holds every alert the
+        // checkpoint covers.
+        let many = traced_run(&engine, &payloads, threads, Mode::Accept);
+        assert_eq!(many, one, "{threads} threads");
+    }
+}
+
+#[test]
+fn parallel_evaluation_never_commits_past_an_alert_that_was_not_delivered() {
+    let engine = engine();
+    let payloads = generated_payloads(3_000);
+    let per_payload = alerts_per_payload(&engine, &payloads);
+    let first_alert = per_payload.iter().position(|&n| n > 0).unwrap();
+    for threads in [1, 2, 4] {
+        let refused = traced_run(&engine, &payloads, threads, Mode::Reject);
+        assert!(refused.delivered.is_empty());
+        assert!(
+            refused
+                .committed
+                .is_none_or(|n| n <= u64::try_from(first_alert).unwrap()),
+            "{threads} threads: committed {:?} past the first refused alert (record {first_alert})",
+            refused.committed
+        );
+    }
+    let flaky = traced_run(&engine, &payloads, 4, Mode::FailFirst(3));
+    let steady = traced_run(&engine, &payloads, 1, Mode::Accept);
+    assert_eq!(flaky, steady);
+}
+
+#[test]
+fn with_threads_a_stop_ends_the_run_after_the_record_and_a_restart_delivers_the_rest_once() {
+    let engine = engine();
+    let source = sample_source(Some(10));
+    let store = MemoryCheckpointStore::new();
+    let options = PipelineOptions {
+        threads: 2,
+        ..fast(RetryPolicy::watch())
+    };
+    let first = TestOutput::new(Mode::Accept);
+    let pipeline = Pipeline::new(&engine, vec![&first])
+        .checkpoints(&store)
+        .options(options.clone());
+    let (r1, _) = run_with(&pipeline, &source, std::future::ready(()));
+    assert_eq!(r1.stats.events, 1);
+    assert!(r1.interrupted);
+
+    let rest = TestOutput::new(Mode::Accept);
+    let pipeline = Pipeline::new(&engine, vec![&rest])
+        .checkpoints(&store)
+        .options(options);
+    let (r2, bad) = run_with(&pipeline, &source, std::future::pending());
+    assert_eq!(r1.stats.events + r2.stats.events, 400);
+    assert_eq!(bad.len(), 1);
+
+    let whole = TestOutput::new(Mode::Accept);
+    run_with(
+        &Pipeline::new(&engine, vec![&whole]),
+        &source,
+        std::future::pending(),
+    );
+    let mut both = first.delivered();
+    both.extend(rest.delivered());
+    assert_eq!(both, whole.delivered());
+}
