@@ -22,16 +22,16 @@ use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 
 /// The sample audit log every end-to-end test draws its events from.
-pub const SAMPLE: &str = include_str!("../../examples/data/sample-audit.jsonl");
+pub(crate) const SAMPLE: &str = include_str!("../../examples/data/sample-audit.jsonl");
 
 /// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     i64::try_from(d.as_millis()).unwrap()
 }
 
 /// Forwards `pipe`'s lines to a channel (and to the test's stderr when `echo`).
-pub fn forward_lines(pipe: impl Read + Send + 'static, echo: bool) -> mpsc::Receiver<String> {
+pub(crate) fn forward_lines(pipe: impl Read + Send + 'static, echo: bool) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
@@ -49,7 +49,7 @@ pub fn forward_lines(pipe: impl Read + Send + 'static, echo: bool) -> mpsc::Rece
 
 /// Reads `lines` until one satisfies `want` (`limit` at most, a safety limit); returns the
 /// lines read, the matching one last.
-pub fn wait_for_line(
+pub(crate) fn wait_for_line(
     lines: &mpsc::Receiver<String>,
     what: &str,
     limit: Duration,
@@ -73,12 +73,12 @@ pub fn wait_for_line(
 }
 
 /// One `Connection: close` HTTP/1.1 exchange; returns the status and the body.
-pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(crate) fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     http_with_headers(addr, method, path, &[], body)
 }
 
 /// [`http`] with extra request header lines (`Name: value`).
-pub fn http_with_headers(
+pub(crate) fn http_with_headers(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -110,7 +110,7 @@ pub fn http_with_headers(
 }
 
 /// Sends SIGTERM to `child`.
-pub fn sigterm(child: &Child) {
+pub(crate) fn sigterm(child: &Child) {
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -122,7 +122,7 @@ pub fn sigterm(child: &Child) {
 }
 
 /// Waits (30 s at most) for `child` to exit by itself, successfully.
-pub fn wait_clean_exit(child: &mut Child, what: &str) {
+pub(crate) fn wait_clean_exit(child: &mut Child, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -136,7 +136,7 @@ pub fn wait_clean_exit(child: &mut Child, what: &str) {
 
 /// Runs `kaudit watch <kind> --config <file>` with `yaml` as the file, and checks it is
 /// refused with exit 2 and exactly `kaudit: <file>:<message>` on stderr.
-pub fn refused_config(kind: &str, yaml: &str, message: &str) {
+pub(crate) fn refused_config(kind: &str, yaml: &str, message: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kaudit.yaml");
     std::fs::write(&config, yaml).unwrap();
@@ -154,7 +154,7 @@ pub fn refused_config(kind: &str, yaml: &str, message: &str) {
 }
 
 /// Polls `GET path` until `done(status, body)` (60 s at most: a safety limit).
-pub fn poll(addr: SocketAddr, path: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
+pub(crate) fn poll(addr: SocketAddr, path: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, body) = http(addr, "GET", path, "");
@@ -167,10 +167,10 @@ pub fn poll(addr: SocketAddr, path: &str, done: impl Fn(u16, &str) -> bool) -> (
 }
 
 /// The two `/metrics` gauges that depend on the clock: each test checks them against bounds.
-pub const CLOCK_GAUGES: [&str; 2] = ["kaudit_source_lag_seconds", "kaudit_checkpoint_age_seconds"];
+pub(crate) const CLOCK_GAUGES: [&str; 2] = ["kaudit_source_lag_seconds", "kaudit_checkpoint_age_seconds"];
 
 /// The value of the unlabelled series `name` in a `/metrics` text.
-pub fn sample(text: &str, name: &str) -> f64 {
+pub(crate) fn sample(text: &str, name: &str) -> f64 {
     let prefix = format!("{name} ");
     let line = text
         .lines()
@@ -183,7 +183,7 @@ pub fn sample(text: &str, name: &str) -> f64 {
 
 /// `/metrics` without the [`CLOCK_GAUGES`]' values, lines sorted (the series of a family come
 /// in no particular order).
-pub fn stable_metrics(text: &str) -> String {
+pub(crate) fn stable_metrics(text: &str) -> String {
     for gauge in CLOCK_GAUGES {
         sample(text, gauge);
     }
@@ -197,7 +197,7 @@ pub fn stable_metrics(text: &str) -> String {
 }
 
 /// `expected`'s lines, sorted like [`stable_metrics`] sorts.
-pub fn sorted(expected: &str) -> String {
+pub(crate) fn sorted(expected: &str) -> String {
     let mut lines: Vec<&str> = expected.lines().collect();
     lines.sort_unstable();
     lines.iter().map(|l| format!("{l}\n")).collect()
@@ -206,7 +206,7 @@ pub fn sorted(expected: &str) -> String {
 /// The `/metrics` text of a service that read the first 40 sample events once and delivered
 /// their 14 alerts to `URL` (the receiver's URL replaces it), with `API_CALLS` standing for the
 /// `kaudit_source_api_calls_total` series and `DUPLICATES` for the duplicates dropped.
-pub const FORTY_EVENTS_METRICS: &str = r#"# HELP kaudit_events Audit events decoded and evaluated.
+pub(crate) const FORTY_EVENTS_METRICS: &str = r#"# HELP kaudit_events Audit events decoded and evaluated.
 # TYPE kaudit_events counter
 kaudit_events_total 40
 # HELP kaudit_events_bad Events that did not decode (skipped).
@@ -251,7 +251,7 @@ kaudit_source_gaps_total 0
 
 /// [`FORTY_EVENTS_METRICS`] with its placeholders filled in; `api_calls` are
 /// `(operation, outcome, calls)` (none: the family is absent).
-pub fn forty_events_metrics(
+pub(crate) fn forty_events_metrics(
     url: &str,
     failures: u64,
     api_calls: &[(&str, &str, u64)],
@@ -278,7 +278,7 @@ pub fn forty_events_metrics(
 }
 
 /// Creates `group` and its stream `stream` in the emulator.
-pub async fn create_stream(client: &Client, group: &str, stream: &str) {
+pub(crate) async fn create_stream(client: &Client, group: &str, stream: &str) {
     client
         .create_log_group()
         .log_group_name(group)
@@ -295,7 +295,7 @@ pub async fn create_stream(client: &Client, group: &str, stream: &str) {
 }
 
 /// Puts `lines` into `group`/`stream` with timestamps increasing by 1 ms from `first_ms`.
-pub async fn put(client: &Client, group: &str, stream: &str, lines: &[&str], first_ms: i64) {
+pub(crate) async fn put(client: &Client, group: &str, stream: &str, lines: &[&str], first_ms: i64) {
     for (chunk_no, chunk) in lines.chunks(100).enumerate() {
         let mut req = client
             .put_log_events()
