@@ -79,10 +79,12 @@ pub mod decode;
 mod docs;
 mod extract;
 mod falco;
+mod fast;
 pub mod fields;
 mod firstwins;
 pub mod json;
 pub mod model;
+mod raw;
 mod salvage;
 #[cfg(feature = "sample")]
 pub mod sample;
@@ -102,6 +104,7 @@ pub use fields::{
     PodField,
 };
 pub use model::{
-    AuditEvent, EventList, Number, ObjectReference, ResponseStatus, StrMap, Text, UserInfo,
+    AuditEvent, EventList, Number, ObjectReference, RawJson, ResponseStatus, StrMap, Text,
+    TextList, UserInfo,
 };
 pub use salvage::salvage_audit_id;
