@@ -121,6 +121,15 @@ fn bench(c: &mut Criterion) {
             black_box(n)
         });
     });
+    g.bench_function("w1_serde_ignored_any", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for line in &w1 {
+                n += usize::from(serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok());
+            }
+            black_box(n)
+        });
+    });
     g.bench_function("w1_decode_only", |b| {
         let opts = DecodeOptions::default();
         b.iter(|| {

@@ -110,7 +110,27 @@ impl<'a> P<'a> {
         let start = self.i;
         self.eat(b'"')?;
         let mut esc = Esc::None;
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
         loop {
+            // Eight bytes at a time while none of them is `"`, `\` or below 0x20 (the
+            // "has a byte less than n" word trick; a false alarm only sends the word to the
+            // byte loop below).
+            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                    break;
+                };
+                let x = u64::from_le_bytes(word);
+                let q = x ^ (ONES * u64::from(b'"'));
+                let bs = x ^ (ONES * u64::from(b'\\'));
+                let hit = (q.wrapping_sub(ONES) & !q)
+                    | (bs.wrapping_sub(ONES) & !bs)
+                    | (x.wrapping_sub(ONES * 0x20) & !x);
+                if hit & HIGH != 0 {
+                    break;
+                }
+                self.i += 8;
+            }
             while let Some(&c) = self.b.get(self.i) {
                 if STOP[usize::from(c)] {
                     break;
