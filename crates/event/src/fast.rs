@@ -260,7 +260,7 @@ impl<'a> P<'a> {
         match self.peek()? {
             b'n' => {
                 self.lit(b"null")?;
-                Some(nullable.then(|| Text(Cow::Borrowed("null"))))
+                Some(nullable.then_some(Text(Cow::Borrowed("null"))))
             }
             b'"' => {
                 let span = self.string()?;
