@@ -81,6 +81,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("w1_ignored_any", |b| {
         b.iter(|| black_box(kaudit_engine::hot::ignored_any(&w1)));
     });
+    g.bench_function("w1_serde_ignored_any", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for line in &w1 {
+                n += usize::from(serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok());
+            }
+            black_box(n)
+        });
+    });
     g.bench_function("w1_decode_only", |b| {
         b.iter(|| black_box(decode_only(&w1)));
     });

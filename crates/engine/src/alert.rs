@@ -249,10 +249,65 @@ impl AlertRenderer {
                 self.text_line(rule, event, time_ns, out);
                 out.push('\n');
             }
-            AlertFormat::Json => self
-                .alert(rule, event, time_ns)
-                .write_line(AlertFormat::Json, out),
+            AlertFormat::Json => {
+                self.write_json(rule, event, time_ns, out);
+                out.push('\n');
+            }
         }
+    }
+
+    /// Appends Falco's JSON alert (the bytes of [`Alert::to_json`] for
+    /// [`AlertRenderer::alert`]) straight into `out`: no [`Alert`] is built, and nothing is
+    /// allocated once `out` has grown.
+    pub fn write_json<F, E: Event<F>>(
+        &self,
+        rule: &Rule<F>,
+        event: &E,
+        time_ns: u64,
+        out: &mut String,
+    ) {
+        out.push_str("{\"hostname\":");
+        write_json_str(out, &self.hostname);
+        out.push_str(",\"output\":\"");
+        let start = out.len();
+        self.text_line(rule, event, time_ns, out);
+        if out.as_bytes()[start..]
+            .iter()
+            .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        {
+            let line = out.split_off(start);
+            out.pop();
+            write_json_str(out, &line);
+        } else {
+            out.push('"');
+        }
+        out.push_str(",\"output_fields\":");
+        let time_key = match self.time_format {
+            TimeFormat::Time => "evt.time",
+            TimeFormat::Iso8601 => "evt.time.iso8601",
+        };
+        rule.output
+            .write_json_fields(event, (time_key, time_ns), out);
+        out.push_str(",\"priority\":");
+        write_json_str(out, rule.priority.as_str());
+        out.push_str(",\"rule\":");
+        write_json_str(out, &rule.name);
+        out.push_str(",\"source\":");
+        write_json_str(out, &rule.source);
+        out.push_str(",\"tags\":[");
+        for (i, t) in rule.tags.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_json_str(out, t);
+        }
+        out.push_str("],\"time\":\"");
+        let (y, mo, d, h, m, s, n) = utc_parts(time_ns);
+        push_fmt(
+            out,
+            format_args!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}Z"),
+        );
+        out.push_str("\"}");
     }
 
     /// Appends the text line (without `\n`).
@@ -292,6 +347,34 @@ fn shift(ns: u64, offset_secs: i64) -> u64 {
     } else {
         ns.saturating_sub(delta)
     }
+}
+
+/// Appends `s` as a JSON string literal, escaped the way serde_json escapes it.
+fn write_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            push_fmt(out, format_args!("\\u{b:04x}"));
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 fn push_fmt(out: &mut String, args: std::fmt::Arguments<'_>) {

@@ -8,8 +8,10 @@
 //!
 //! The pass that is counted is the second one over the same lines, so buffers that are reused
 //! across events (the match list, the output string) are already grown. The ceilings below are
-//! today's figures: a change that allocates more per event fails here. Issue 11's targets are
-//! lower (0 and 3); the test prints the measured figures next to them.
+//! today's figures (1.64 and 2.87 per event, rounded up): a change that allocates more per event
+//! fails here. The realistic mix meets issue 11's target (3); the no-match target (0) is not met
+//! yet (what remains is mostly the `requestObject` tree of pod writes); the test prints the
+//! measured figures next to the targets.
 
 use kaudit_engine::alert::{AlertFormat, AlertRenderer};
 use kaudit_engine::hot::{Pass, ruleset};
@@ -20,8 +22,8 @@ use kaudit_event::{DecodeOptions, Field, decode_event};
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
 /// Allocations per event allowed today (the measured figure, rounded up).
-const CEILING_NO_MATCH: f64 = 20.5;
-const CEILING_MIX: f64 = 40.0;
+const CEILING_NO_MATCH: f64 = 1.75;
+const CEILING_MIX: f64 = TARGET_MIX;
 /// Issue 11's targets.
 const TARGET_NO_MATCH: f64 = 0.0;
 const TARGET_MIX: f64 = 3.0;

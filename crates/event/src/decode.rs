@@ -226,6 +226,7 @@ pub fn decode_event_with<'a>(
             match loose {
                 Some(mut ev) => {
                     ev.falco = true;
+                    ev.loose = true;
                     finish(ev, text, base)
                 }
                 None => Err(e),
@@ -256,6 +257,19 @@ fn decode_strict<'a>(
     if !trimmed.starts_with('{') {
         return Err(err(DecodeErrorKind::NotAnObject));
     }
+    // The common shape in one pass with no allocation; anything else (including every
+    // invalid text) goes through serde, which gives the exact result or error.
+    if let Some(ev) = crate::fast::decode(text) {
+        return Ok(ev);
+    }
+    decode_serde(text, base)
+}
+
+/// The serde decoding of one event, with the depth check of the raw parts.
+pub(crate) fn decode_serde<'a>(
+    text: &'a str,
+    base: Position,
+) -> Result<AuditEvent<'a>, DecodeError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = AuditEvent::deserialize(crate::firstwins::FirstWins(&mut de))
         .and_then(|ev| de.end().map(|()| ev));

@@ -7,6 +7,7 @@ use kaudit_condition::{Event, Value, Values};
 use crate::fields::{Compat, ContainerList, Extractor, Field, FieldArg, PodField};
 use crate::json::{self, Node};
 use crate::model::{AuditEvent, Text};
+use crate::raw;
 use crate::time;
 
 fn push<'a>(out: &mut Values<'a>, s: Cow<'a, str>) {
@@ -170,7 +171,33 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
     match field.extractor {
         E::JsonValue => {
             let falco = field.compat == Compat::Falco;
-            if let (Some(doc), FieldArg::Pointer(p)) = (ev.document_tree(), &field.arg)
+            let FieldArg::Pointer(p) = &field.arg else {
+                return;
+            };
+            if !ev.loose {
+                // A top-level string key the model decodes (`kevt` reads `/stage` on every
+                // event): the decoded text is the value the pointer reads (first duplicate,
+                // `null` as "null"; any other type would not have decoded).
+                if let [tok] = &**p
+                    && let Some(t) = top_level_text(ev, tok)
+                {
+                    if let Some(t) = t {
+                        push(out, Cow::Borrowed(t.as_str()));
+                    }
+                    return;
+                }
+                // Validated text: follow the pointer through the text, no tree.
+                let v = if falco {
+                    raw::pointer_falco(ev.raw_json(), p, ev.falco)
+                } else {
+                    raw::pointer(ev.raw_json(), p, ev.falco)
+                };
+                if let Some(v) = v {
+                    push(out, raw::to_falco_string(v, ev.falco));
+                }
+                return;
+            }
+            if let Some(doc) = ev.document_tree()
                 && let Some(n) = if falco {
                     json::pointer_falco(doc, p)
                 } else {
@@ -210,19 +237,24 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
     let idx = index(&field.arg);
     let req = || ev.request_tree();
     let req_path = |p: &[&str]| req().and_then(|r| r.path(p));
+    // String reading of the event's trees; `requestObject` / `responseObject` texts are
+    // validated JSON (serde checked them even for a tolerantly decoded event), so paths into
+    // them are followed through the text, with no tree.
+    let sf = ev.falco;
+    let req_raw = |p: &[&str]| ev.request_object.and_then(|r| raw::path(r.get(), p, sf));
     let obj = ev.object_ref.as_ref();
     match field.extractor {
         E::AuditId => push_text(out, ev.audit_id.as_ref()),
         E::Stage => push_text(out, ev.stage.as_ref()),
         E::Annotation(k) => {
             if let Some(v) = ev.annotations.as_ref().and_then(|a| a.get(k)) {
-                push(out, Cow::Borrowed(v));
+                push(out, v);
             }
         }
         E::UserName => push_text(out, ev.user.as_ref().and_then(|u| u.username.as_ref())),
         E::UserGroups => {
-            for g in ev.user.iter().flat_map(|u| u.groups.iter().flatten()) {
-                push(out, Cow::Borrowed(g.as_str()));
+            for g in ev.user.iter().flat_map(|u| u.groups.iter()) {
+                g.iter().for_each(|g| push(out, g));
             }
         }
         E::ImpUserName => push_text(
@@ -243,10 +275,15 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
         E::UserAgent => push_text(out, ev.user_agent.as_ref()),
         E::SourceIps if falco => rules_key(req(), "sourceIPs", idx, falco, out),
         E::SourceIps => {
-            let ips = ev.source_ips.iter().flatten();
-            match idx {
-                Some(i) => push_text(out, ev.source_ips.as_ref().and_then(|v| v.get(i))),
-                None => ips.for_each(|ip| push(out, Cow::Borrowed(ip.as_str()))),
+            if let Some(ips) = ev.source_ips.as_ref() {
+                match idx {
+                    Some(i) => {
+                        if let Some(ip) = ips.get(i) {
+                            push(out, ip);
+                        }
+                    }
+                    None => ips.iter().for_each(|ip| push(out, ip)),
+                }
             }
         }
         E::TargetName => push_text(out, obj.and_then(|o| o.name.as_ref())),
@@ -277,18 +314,18 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
             out,
             ev.response_status.as_ref().and_then(|r| r.reason.as_ref()),
         ),
-        E::BindingSubjects => list(req_path(&["subjects"]), out),
-        E::SubjectNames(kind) => subjects(req_path(&["subjects"]), kind, false, out),
+        E::BindingSubjects => raw_list(req_raw(&["subjects"]), sf, out),
+        E::SubjectNames(kind) => raw_subjects(req_raw(&["subjects"]), kind, false, sf, out),
         E::SubjectServiceAccountNsNames => {
-            subjects(req_path(&["subjects"]), "ServiceAccount", true, out)
+            raw_subjects(req_raw(&["subjects"]), "ServiceAccount", true, sf, out)
         }
-        E::BindingRole => scalar(req_path(&["roleRef", "name"]), out),
+        E::BindingRole => raw_scalar(req_raw(&["roleRef", "name"]), sf, out),
         E::SubjectHasName => push(out, Cow::Borrowed("true")),
-        E::ConfigMapObj => scalar(req_path(&["data"]), out),
-        E::RoleRules => list(req_path(&["rules"]), out),
+        E::ConfigMapObj => raw_scalar(req_raw(&["data"]), sf, out),
+        E::RoleRules => raw_list(req_raw(&["rules"]), sf, out),
         E::RoleRulesKey(k) => rules_key(req(), k, idx, falco, out),
-        E::Request(p) => scalar(req_path(p), out),
-        E::RequestList(p) => list(req_path(p), out),
+        E::Request(p) => raw_scalar(req_raw(p), sf, out),
+        E::RequestList(p) => raw_list(req_raw(p), sf, out),
         E::ServicePorts if falco => {
             for v in skip_nil(recursive(req(), &["spec", "ports"], idx, falco)) {
                 push(out, v.to_falco_string());
@@ -384,6 +421,19 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
     }
 }
 
+/// The decoded value of a top-level key the model reads as a nullable string (`Some(None)`:
+/// the key is absent); `None` for any other key.
+fn top_level_text<'e, 'a>(ev: &'e AuditEvent<'a>, key: &str) -> Option<Option<&'e Text<'a>>> {
+    Some(match key {
+        "stage" => ev.stage.as_ref(),
+        "verb" => ev.verb.as_ref(),
+        "auditID" => ev.audit_id.as_ref(),
+        "requestURI" => ev.request_uri.as_ref(),
+        "userAgent" => ev.user_agent.as_ref(),
+        _ => return None,
+    })
+}
+
 /// `ka.req.volume.hostpath`: a path equal to the argument, or starting with it when the
 /// argument ends with `*`.
 fn host_path_hit<'n, 'a: 'n>(mut paths: impl Iterator<Item = &'n Node<'a>>, arg: &str) -> bool {
@@ -397,24 +447,54 @@ fn host_path_hit<'n, 'a: 'n>(mut paths: impl Iterator<Item = &'n Node<'a>>, arg:
 }
 
 fn resp_name<'a>(ev: &'a AuditEvent<'_>, out: &mut Values<'a>) {
-    scalar(
-        ev.response_tree()
-            .and_then(|r| r.path(&["metadata", "name"])),
-        out,
-    );
+    let v = ev
+        .response_object
+        .and_then(|r| raw::path(r.get(), &["metadata", "name"], ev.falco));
+    raw_scalar(v, ev.falco, out);
 }
 
-/// `K` of a single value.
-fn scalar<'a>(n: Option<&'a Node<'_>>, out: &mut Values<'a>) {
-    if let Some(n) = n {
-        push(out, n.to_falco_string());
+/// `K` of a single value, read from validated JSON text.
+fn raw_scalar<'a>(v: Option<&'a str>, falco: bool, out: &mut Values<'a>) {
+    if let Some(v) = v {
+        push(out, raw::to_falco_string(v, falco));
     }
 }
 
-/// `K` of a list field: the value must be an array, one value per element.
-fn list<'a>(n: Option<&'a Node<'_>>, out: &mut Values<'a>) {
-    if let Some(items) = n.and_then(Node::as_array) {
-        items.iter().for_each(|e| push(out, e.to_falco_string()));
+/// `K` of a list field read from validated JSON text: an array, one value per element.
+fn raw_list<'a>(v: Option<&'a str>, falco: bool, out: &mut Values<'a>) {
+    if let Some(items) = v.and_then(raw::as_array) {
+        items.for_each(|e| push(out, raw::to_falco_string(e, falco)));
+    }
+}
+
+/// [`subjects`] over validated JSON text.
+fn raw_subjects<'a>(
+    v: Option<&'a str>,
+    kind: &str,
+    with_ns: bool,
+    falco: bool,
+    out: &mut Values<'a>,
+) {
+    let Some(items) = v.and_then(raw::as_array) else {
+        return;
+    };
+    for s in items {
+        let (Some(k), Some(name)) = (raw::member(s, "kind", falco), raw::member(s, "name", falco))
+        else {
+            continue;
+        };
+        if raw::to_falco_string(k, falco) != kind {
+            continue;
+        }
+        let name = raw::to_falco_string(name, falco);
+        if with_ns {
+            if let Some(ns) = raw::member(s, "namespace", falco) {
+                let ns = raw::to_falco_string(ns, falco);
+                push(out, Cow::Owned(format!("{ns}:{name}")));
+            }
+        } else {
+            push(out, name);
+        }
     }
 }
 
@@ -429,34 +509,6 @@ fn rules_key<'a>(
     for v in skip_nil(recursive(req, &["rules", k], idx, falco)) {
         if let Some(items) = v.as_array() {
             items.iter().for_each(|e| push(out, e.to_falco_string()));
-        }
-    }
-}
-
-fn subjects<'a>(n: Option<&'a Node<'_>>, kind: &str, with_ns: bool, out: &mut Values<'a>) {
-    let Some(items) = n.and_then(Node::as_array) else {
-        return;
-    };
-    for s in items {
-        let (Some(k), Some(name)) = (s.member("kind"), s.member("name")) else {
-            continue;
-        };
-        if k.to_falco_string() != kind {
-            continue;
-        }
-        if with_ns {
-            if let Some(ns) = s.member("namespace") {
-                push(
-                    out,
-                    Cow::Owned(format!(
-                        "{}:{}",
-                        ns.to_falco_string(),
-                        name.to_falco_string()
-                    )),
-                );
-            }
-        } else {
-            push(out, name.to_falco_string());
         }
     }
 }

@@ -14,7 +14,9 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 
 use crate::json::{self, Node};
-use crate::model::{AuditEvent, Number, ObjectReference, ResponseStatus, StrMap, Text, UserInfo};
+use crate::model::{
+    AuditEvent, Number, ObjectReference, RawJson, ResponseStatus, StrMap, Text, TextList, UserInfo,
+};
 
 /// The source text of a value, borrowed from the input.
 fn raw_of<'a>(n: &Node<'a>) -> &'a str {
@@ -53,16 +55,20 @@ fn string_only(n: Node<'_>) -> Option<Text<'_>> {
 }
 
 /// An array of values as texts (`K` of a list field: it must be an array).
-fn list_of(n: Node<'_>) -> Option<Vec<Text<'_>>> {
+fn list_of(n: Node<'_>) -> Option<TextList<'_>> {
     match n {
-        Node::Arr { items, .. } => Some(items.into_iter().map(text_of).collect()),
+        Node::Arr { items, .. } => Some(TextList::from(
+            items.into_iter().map(text_of).collect::<Vec<_>>(),
+        )),
         _ => None,
     }
 }
 
 /// A value kept raw, as the strict model keeps `requestObject`.
-fn raw_value<'a>(n: &Node<'a>) -> Option<&'a RawValue> {
-    serde_json::from_str(raw_of(n)).ok()
+fn raw_value<'a>(n: &Node<'a>) -> Option<RawJson<'a>> {
+    serde_json::from_str::<&RawValue>(raw_of(n))
+        .ok()
+        .map(|r| RawJson::new(r.get()))
 }
 
 /// The members of an object, for [`take`].
@@ -128,7 +134,7 @@ fn annotations_of(n: Node<'_>) -> Option<StrMap<'_>> {
             out.push((Text(k), text_of(v)));
         }
     }
-    Some(StrMap(out))
+    Some(StrMap::from_entries(out))
 }
 
 /// Reads an event the way Falco does, for an event the strict decoding refused: every known

@@ -139,8 +139,25 @@ impl<'a> Node<'a> {
     }
 }
 
+/// The unescaped text of one JSON string literal `raw` (quotes included), read like
+/// [`Node::parse`] (or [`Node::parse_falco`] when `falco`) reads it: borrowed when it has no
+/// escapes. `None` when `raw` is not a string literal.
+pub(crate) fn unescape<'a>(raw: &'a str, falco: bool) -> Option<Cow<'a, str>> {
+    let mut p = Parser {
+        s: raw,
+        b: raw.as_bytes(),
+        i: 0,
+        falco,
+    };
+    if p.b.first() != Some(&b'"') {
+        return None;
+    }
+    let text = p.string()?;
+    (p.i == p.b.len()).then_some(text)
+}
+
 /// Parses a decimal array index the way Go's `strconv.Atoi` accepts it for a key (digits only).
-fn parse_index(key: &str) -> Option<usize> {
+pub(crate) fn parse_index(key: &str) -> Option<usize> {
     if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -288,7 +305,7 @@ pub fn get_falco<'n, 'a>(n: &'n Node<'a>, key: &str) -> Option<&'n Node<'a>> {
 
 /// An array index read with Go's `strconv.Atoi`: `[+-]?[0-9]+` fitting an `int` (64 bits);
 /// `None` when it does not parse or is negative.
-fn go_atoi_index(key: &str) -> Option<usize> {
+pub(crate) fn go_atoi_index(key: &str) -> Option<usize> {
     let (neg, digits) = match key.as_bytes().first()? {
         b'+' => (false, &key[1..]),
         b'-' => (true, &key[1..]),

@@ -5,9 +5,12 @@
 //!
 //! [`AuditEvent`] is a typed serde model of `audit.k8s.io/v1` `Event` (the `v1beta1` shape is
 //! accepted too). It borrows from the input: strings are [`Text`] (a `Cow` newtype, so serde
-//! really borrows when there are no escapes), numbers keep their original text ([`Number`]), and
-//! `requestObject` / `responseObject` stay `&RawValue` until a field needs them; they are then
-//! parsed once into a [`json::Node`] tree cached inside the event. The event keeps its raw
+//! really borrows when there are no escapes), numbers keep their original text ([`Number`]),
+//! lists and annotations ([`TextList`], [`StrMap`]) keep their validated text and unescape on
+//! demand, and `requestObject` / `responseObject` stay [`RawJson`] text: most fields follow their
+//! path through that text; the pod-spec fields parse it once into a [`json::Node`] tree cached
+//! inside the event. A line is decoded by a one-pass validating reader that allocates nothing,
+//! and by serde (the exact result or error) whenever it is not the common well-formed shape. The event keeps its raw
 //! JSON text ([`AuditEvent::raw_json`]) and its time ([`AuditEvent::timestamp_ns`],
 //! `stageTimestamp` in ns since the epoch).
 //!
@@ -81,10 +84,12 @@ pub mod decode;
 mod docs;
 mod extract;
 mod falco;
+mod fast;
 pub mod fields;
 mod firstwins;
 pub mod json;
 pub mod model;
+mod raw;
 mod salvage;
 #[cfg(feature = "sample")]
 pub mod sample;
@@ -115,6 +120,7 @@ pub use fields::{
     PodField,
 };
 pub use model::{
-    AuditEvent, EventList, Number, ObjectReference, ResponseStatus, StrMap, Text, UserInfo,
+    AuditEvent, EventList, Number, ObjectReference, RawJson, ResponseStatus, StrMap, Text,
+    TextList, UserInfo,
 };
 pub use salvage::salvage_audit_id;

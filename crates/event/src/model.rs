@@ -119,26 +119,84 @@ impl<'de: 'a, 'a> Deserialize<'de> for Number<'a> {
     }
 }
 
-/// A string-to-string map that keeps source order; on a duplicate key the first entry wins.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct StrMap<'a>(pub Vec<(Text<'a>, Text<'a>)>);
+/// A string-to-string map (`annotations`); on a duplicate key the first entry wins.
+///
+/// Decoded lazily: the fast decoding keeps the object's (validated) text and unescapes a value
+/// only when it is asked for, so an event whose annotations no rule reads costs no allocation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StrMap<'a>(MapRepr<'a>);
 
-impl StrMap<'_> {
-    /// The value of `key` (first occurrence).
+#[derive(Clone, PartialEq, Eq)]
+enum MapRepr<'a> {
+    /// The object's text: validated JSON, every value a string, no surrogate escapes.
+    Raw(&'a str),
+    /// Decoded entries, duplicates already dropped.
+    Owned(Vec<(Text<'a>, Text<'a>)>),
+}
+
+impl Default for StrMap<'_> {
+    fn default() -> Self {
+        StrMap(MapRepr::Owned(Vec::new()))
+    }
+}
+
+impl<'a> StrMap<'a> {
+    /// A map of these entries (on a duplicate key the first entry wins).
     #[must_use]
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| v.as_str())
+    pub fn from_entries(entries: Vec<(Text<'a>, Text<'a>)>) -> Self {
+        let mut out: Vec<(Text<'a>, Text<'a>)> = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            if out.iter().all(|(e, _)| e.as_str() != k.as_str()) {
+                out.push((k, v));
+            }
+        }
+        StrMap(MapRepr::Owned(out))
+    }
+
+    /// The map of a validated JSON object of strings without surrogate escapes.
+    pub(crate) fn raw(text: &'a str) -> Self {
+        StrMap(MapRepr::Raw(text))
+    }
+
+    /// The value of `key` (first occurrence), unescaped (borrowed when it has no escapes).
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<Cow<'_, str>> {
+        match &self.0 {
+            MapRepr::Raw(text) => {
+                crate::raw::member(text, key, false).map(|v| crate::raw::to_falco_string(v, false))
+            }
+            MapRepr::Owned(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == key)
+                .map(|(_, v)| Cow::Borrowed(v.as_str())),
+        }
+    }
+
+    /// The entries in source order, without duplicates (the first of a key wins).
+    #[must_use]
+    pub fn entries(&self) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+        match &self.0 {
+            MapRepr::Raw(text) => {
+                let mut out: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
+                for (k, v) in crate::raw::members(text).into_iter().flatten() {
+                    let k = crate::raw::to_falco_string(k, false);
+                    if out.iter().all(|(e, _)| *e != k) {
+                        out.push((k, crate::raw::to_falco_string(v, false)));
+                    }
+                }
+                out
+            }
+            MapRepr::Owned(entries) => entries
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+                .collect(),
+        }
     }
 }
 
 impl fmt::Debug for StrMap<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.0.iter().map(|(k, v)| (k, v)))
-            .finish()
+        f.debug_map().entries(self.entries()).finish()
     }
 }
 
@@ -157,10 +215,131 @@ impl<'de: 'a, 'a> Deserialize<'de> for StrMap<'a> {
                         out.push((k, v));
                     }
                 }
-                Ok(StrMap(out))
+                Ok(StrMap(MapRepr::Owned(out)))
             }
         }
         d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// A list of strings (`user.groups`, `sourceIPs`), decoded lazily like [`StrMap`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct TextList<'a>(ListRepr<'a>);
+
+#[derive(Clone, PartialEq, Eq)]
+enum ListRepr<'a> {
+    /// The array's text: validated JSON, every element a string without surrogate escapes,
+    /// and the element count.
+    Raw(&'a str, usize),
+    /// Decoded elements.
+    Owned(Vec<Text<'a>>),
+}
+
+impl Default for TextList<'_> {
+    fn default() -> Self {
+        TextList(ListRepr::Owned(Vec::new()))
+    }
+}
+
+impl<'a> From<Vec<Text<'a>>> for TextList<'a> {
+    fn from(v: Vec<Text<'a>>) -> Self {
+        TextList(ListRepr::Owned(v))
+    }
+}
+
+enum ListIter<'s, 'a> {
+    Raw(crate::raw::Elements<'a>),
+    Owned(std::slice::Iter<'s, Text<'a>>),
+}
+
+impl<'s, 'a: 's> Iterator for ListIter<'s, 'a> {
+    type Item = Cow<'s, str>;
+    fn next(&mut self) -> Option<Cow<'s, str>> {
+        match self {
+            ListIter::Raw(e) => e.next().map(|v| crate::raw::to_falco_string(v, false)),
+            ListIter::Owned(i) => i.next().map(|t| Cow::Borrowed(t.as_str())),
+        }
+    }
+}
+
+impl<'a> TextList<'a> {
+    /// The array of a validated JSON array of `len` strings without surrogate escapes.
+    pub(crate) fn raw(text: &'a str, len: usize) -> Self {
+        TextList(ListRepr::Raw(text, len))
+    }
+
+    /// How many strings.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            ListRepr::Raw(_, n) => *n,
+            ListRepr::Owned(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The strings in order, unescaped (borrowed when they have no escapes).
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        match &self.0 {
+            ListRepr::Raw(text, _) => ListIter::Raw(
+                crate::raw::elements(text).unwrap_or_else(crate::raw::Elements::empty),
+            ),
+            ListRepr::Owned(v) => ListIter::Owned(v.iter()),
+        }
+    }
+
+    /// The string at `index`.
+    #[must_use]
+    pub fn get(&self, index: usize) -> Option<Cow<'_, str>> {
+        self.iter().nth(index)
+    }
+}
+
+impl fmt::Debug for TextList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TextList<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<Text<'a>>::deserialize(d).map(TextList::from)
+    }
+}
+
+/// A JSON value kept as its text (`requestObject`, `responseObject`, `user.extra`): valid JSON,
+/// read through on demand.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RawJson<'a>(&'a str);
+
+impl<'a> RawJson<'a> {
+    /// The JSON text.
+    #[must_use]
+    pub fn get(&self) -> &'a str {
+        self.0
+    }
+
+    /// Wraps a text already known to be one valid JSON value.
+    pub(crate) fn new(text: &'a str) -> Self {
+        RawJson(text)
+    }
+}
+
+impl fmt::Debug for RawJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawJson<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: &'de RawValue = Deserialize::deserialize(d)?;
+        Ok(RawJson(raw.get()))
     }
 }
 
@@ -179,11 +358,10 @@ pub struct UserInfo<'a> {
     pub uid: Option<Text<'a>>,
     /// The groups this user is a part of (`ka.user.groups`).
     #[serde(borrow, default)]
-    pub groups: Option<Vec<Text<'a>>>,
-    /// Any additional information provided by the authenticator, kept as raw JSON
-    /// (`serde_json`'s `RawValue` on purpose: borrowed, parsed only if a field needs it).
+    pub groups: Option<TextList<'a>>,
+    /// Any additional information provided by the authenticator, kept as raw JSON.
     #[serde(borrow, default)]
-    pub extra: Option<&'a RawValue>,
+    pub extra: Option<RawJson<'a>>,
 }
 
 /// The object a request is about (`audit.k8s.io/v1.ObjectReference`).
@@ -276,7 +454,7 @@ pub struct AuditEvent<'a> {
     pub impersonated_user: Option<UserInfo<'a>>,
     /// Source IPs of the request, originating client first (`ka.sourceips`, corrected).
     #[serde(borrow, default, rename = "sourceIPs")]
-    pub source_ips: Option<Vec<Text<'a>>>,
+    pub source_ips: Option<TextList<'a>>,
     /// The user agent reported by the client (`ka.useragent`).
     #[serde(borrow, default, deserialize_with = "nullable")]
     pub user_agent: Option<Text<'a>>,
@@ -286,14 +464,12 @@ pub struct AuditEvent<'a> {
     /// The response status (`ka.response.*`).
     #[serde(borrow, default)]
     pub response_status: Option<ResponseStatus<'a>>,
-    /// The request body, raw (levels `Request` and `RequestResponse` only). `serde_json`'s
-    /// `RawValue` on purpose: borrowed and parsed once, only when a field needs it.
+    /// The request body, raw (levels `Request` and `RequestResponse` only).
     #[serde(borrow, default)]
-    pub request_object: Option<&'a RawValue>,
-    /// The response body, raw (level `RequestResponse` only; a `RawValue` as
-    /// [`request_object`](Self::request_object)).
+    pub request_object: Option<RawJson<'a>>,
+    /// The response body, raw (level `RequestResponse` only).
     #[serde(borrow, default)]
-    pub response_object: Option<&'a RawValue>,
+    pub response_object: Option<RawJson<'a>>,
     /// When the request reached the apiserver (RFC 3339, microseconds).
     #[serde(borrow, default)]
     pub request_received_timestamp: Option<Text<'a>>,
@@ -329,6 +505,10 @@ pub struct AuditEvent<'a> {
     /// An item of an `EventList` (Falco then never reads the item's own `kind`).
     #[serde(skip)]
     pub(crate) list_item: bool,
+    /// Decoded by the tolerant Falco-compat reading (the text is not valid JSON to serde), so
+    /// lookups go through the trees, never [`crate::raw`]'s validated-text reading.
+    #[serde(skip)]
+    pub(crate) loose: bool,
 }
 
 impl fmt::Debug for AuditEvent<'_> {

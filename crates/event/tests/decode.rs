@@ -316,7 +316,10 @@ fn first_duplicate_key_wins_in_typed_parts() {
     let user = ev.user.as_ref().unwrap();
     assert_eq!(user.username.as_deref(), Some("u1"));
     assert_eq!(user.groups.as_ref().unwrap().len(), 1);
-    assert_eq!(ev.annotations.as_ref().unwrap().get("k"), Some("1"));
+    assert_eq!(
+        ev.annotations.as_ref().unwrap().get("k").as_deref(),
+        Some("1")
+    );
     assert!(ev.audit_id.as_ref().unwrap().is_borrowed());
 }
 

@@ -38,6 +38,9 @@ pub const LIST_TEXT_LIMIT: usize = 1023;
 pub struct OutputTemplate<F> {
     text: String,
     segments: Vec<Segment<F>>,
+    /// The segment index of each distinct token key, sorted by key (the JSON `output_fields`
+    /// order), computed once at compile time.
+    json_order: Vec<usize>,
 }
 
 /// One piece of a compiled template.
@@ -274,9 +277,26 @@ impl<F: Clone> OutputTemplate<F> {
         if literal_start < bytes.len() {
             segments.push(Segment::Literal(text[literal_start..].to_owned()));
         }
+        let mut json_order: Vec<usize> = Vec::new();
+        for (i, seg) in segments.iter().enumerate() {
+            if let Segment::Token(t) = seg {
+                let seen = json_order.iter().any(|&j| match &segments[j] {
+                    Segment::Token(u) => u.key == t.key,
+                    Segment::Literal(_) => false,
+                });
+                if !seen {
+                    json_order.push(i);
+                }
+            }
+        }
+        json_order.sort_by(|&a, &b| match (&segments[a], &segments[b]) {
+            (Segment::Token(x), Segment::Token(y)) => x.key.cmp(&y.key),
+            _ => std::cmp::Ordering::Equal,
+        });
         Ok(OutputTemplate {
             text: text.to_owned(),
             segments,
+            json_order,
         })
     }
 }
@@ -305,18 +325,58 @@ impl<F> OutputTemplate<F> {
     /// Appends the message (Falco's text rendering, without the time/priority prefix).
     pub fn render_text<E: Event<F>>(&self, event: &E, out: &mut String) {
         let mut values = Values::new();
-        let mut scratch = String::new();
         for seg in &self.segments {
             match seg {
                 Segment::Literal(s) => out.push_str(s),
                 Segment::Token(tok) => {
                     values.clear();
-                    scratch.clear();
-                    tok.render_text_into(event, &mut values, &mut scratch);
-                    out.push_str(&scratch);
+                    // Widths and the list cap count from where the token starts in `out`.
+                    tok.render_text_into(event, &mut values, out);
                 }
             }
         }
+    }
+
+    /// Appends the JSON alert's `output_fields` object: every distinct token's value keyed by
+    /// the token text, sorted by key, plus `extra` (a key and an integer, such as `evt.time`)
+    /// unless a token has that key. The same bytes as serializing
+    /// [`OutputTemplate::render_fields`] into a sorted map, written straight into `out`.
+    pub fn write_json_fields<E: Event<F>>(&self, event: &E, extra: (&str, u64), out: &mut String) {
+        let (extra_key, extra_value) = extra;
+        let mut extra_done = self.tokens().any(|t| t.key == extra_key);
+        let write_extra = |out: &mut String| {
+            write_json_str(out, extra_key);
+            let _ = write!(out, ":{extra_value}");
+        };
+        let mut values = Values::new();
+        out.push('{');
+        let mut first = true;
+        for &i in &self.json_order {
+            let Some(Segment::Token(t)) = self.segments.get(i) else {
+                continue;
+            };
+            if !extra_done && extra_key < t.key.as_str() {
+                write_extra(out);
+                out.push(',');
+                extra_done = true;
+            }
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            write_json_str(out, &t.key);
+            out.push(':');
+            values.clear();
+            eval_expr(&t.expr, event, &mut values);
+            t.write_value_json(&values, out);
+        }
+        if !extra_done {
+            if !first {
+                out.push(',');
+            }
+            write_extra(out);
+        }
+        out.push('}');
     }
 
     /// The values of every token for the JSON `output_fields`, keyed by the token text as
@@ -392,6 +452,35 @@ impl<F> Token<F> {
         }
     }
 
+    /// Writes the JSON of [`Token::value`] for the extracted `values`.
+    fn write_value_json(&self, values: &Values<'_>, out: &mut String) {
+        let Some(first) = values.first() else {
+            out.push_str("null");
+            return;
+        };
+        if self.list {
+            out.push('[');
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value_str(out, v);
+            }
+            out.push(']');
+            return;
+        }
+        match first {
+            Value::Int(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Uint(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            v => write_value_str(out, v),
+        }
+    }
+
     fn value<E: Event<F>>(&self, event: &E) -> FieldValue {
         let mut values = Values::new();
         eval_expr(&self.expr, event, &mut values);
@@ -434,6 +523,25 @@ fn truncate_at_boundary(s: &mut String, max: usize) {
             cut -= 1;
         }
         s.truncate(cut);
+    }
+}
+
+/// [`push_value`]'s text as a JSON string.
+fn write_value_str(out: &mut String, v: &Value<'_>) {
+    match v {
+        Value::Str(s) => write_json_str(out, s.split('\0').next().unwrap_or_default()),
+        Value::Bytes(_) => {
+            let mut s = String::new();
+            push_value(&mut s, v);
+            write_json_str(out, &s);
+        }
+        Value::Int(n) => {
+            let _ = write!(out, "\"{n}\"");
+        }
+        Value::Uint(n) => {
+            let _ = write!(out, "\"{n}\"");
+        }
+        Value::Bool(b) => out.push_str(if *b { "\"true\"" } else { "\"false\"" }),
     }
 }
 
