@@ -31,7 +31,10 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Forwards `pipe`'s lines to a channel (and to the test's stderr when `echo`).
-pub(crate) fn forward_lines(pipe: impl Read + Send + 'static, echo: bool) -> mpsc::Receiver<String> {
+pub(crate) fn forward_lines(
+    pipe: impl Read + Send + 'static,
+    echo: bool,
+) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
@@ -154,7 +157,11 @@ pub(crate) fn refused_config(kind: &str, yaml: &str, message: &str) {
 }
 
 /// Polls `GET path` until `done(status, body)` (60 s at most: a safety limit).
-pub(crate) fn poll(addr: SocketAddr, path: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
+pub(crate) fn poll(
+    addr: SocketAddr,
+    path: &str,
+    done: impl Fn(u16, &str) -> bool,
+) -> (u16, String) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, body) = http(addr, "GET", path, "");
@@ -167,7 +174,8 @@ pub(crate) fn poll(addr: SocketAddr, path: &str, done: impl Fn(u16, &str) -> boo
 }
 
 /// The two `/metrics` gauges that depend on the clock: each test checks them against bounds.
-pub(crate) const CLOCK_GAUGES: [&str; 2] = ["kaudit_source_lag_seconds", "kaudit_checkpoint_age_seconds"];
+pub(crate) const CLOCK_GAUGES: [&str; 2] =
+    ["kaudit_source_lag_seconds", "kaudit_checkpoint_age_seconds"];
 
 /// The value of the unlabelled series `name` in a `/metrics` text.
 pub(crate) fn sample(text: &str, name: &str) -> f64 {
