@@ -124,7 +124,7 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
-    scan_threads(c, &sample, &upstream_path, events);
+    scan_threads(c, &sample, upstream_path, events);
 }
 
 /// The rules, or `None` (reported) when they do not load (e.g. `../shared` is absent).
