@@ -16,7 +16,8 @@
 # RUSTC_BOOTSTRAP=1 allows. Needs cargo-fuzz (`cargo install cargo-fuzz --locked`).
 # The build goes to $CARGO_TARGET_DIR/fuzz when CARGO_TARGET_DIR is set, else fuzz/target.
 # The `config` target drives the CLI's config parser and so needs the `cli` feature (the CLI
-# brings the AWS SDK); the script enables it for that target only.
+# brings the AWS SDK); the script enables it for that target only, building it beside the others
+# (fuzz/target-cli).
 set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
@@ -30,15 +31,23 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 
-target_dir=()
-if [[ -n ${CARGO_TARGET_DIR:-} ]]; then
-    target_dir=(--target-dir "$CARGO_TARGET_DIR/fuzz")
-fi
 # The cargo features a target needs.
 features() {
     case $1 in
     config) echo --features=cli ;;
     esac
+}
+# Where a target builds: $CARGO_TARGET_DIR/fuzz when CARGO_TARGET_DIR is set, else fuzz/target;
+# the targets that need features in a directory of their own ("-cli"), so that the long AWS SDK
+# build never holds the other targets' build lock and features never flip between builds.
+base=${CARGO_TARGET_DIR:+$CARGO_TARGET_DIR/fuzz}
+base=${base:-target}
+target_dir() {
+    if [[ -n $(features "$1") ]]; then
+        echo "--target-dir=$base-cli"
+    else
+        echo "--target-dir=$base"
+    fi
 }
 
 if [[ ${#targets[@]} -eq 0 ]]; then
@@ -54,12 +63,12 @@ for t in "${targets[@]}"; do
 done
 if [[ ${#light[@]} -gt 1 ]]; then
     # One cargo invocation builds them all (the bins that need features are left out).
-    cargo fuzz build "${target_dir[@]}"
+    cargo fuzz build "--target-dir=$base"
 elif [[ ${#light[@]} -eq 1 ]]; then
-    cargo fuzz build "${target_dir[@]}" "${light[0]}"
+    cargo fuzz build "--target-dir=$base" "${light[0]}"
 fi
 for t in "${heavy[@]}"; do
-    cargo fuzz build "${target_dir[@]}" "$(features "$t")" "$t"
+    cargo fuzz build "$(target_dir "$t")" "$(features "$t")" "$t"
 done
 
 status=0
@@ -70,8 +79,8 @@ for t in "${targets[@]}"; do
     f=$(features "$t")
     log=$(mktemp)
     start=$SECONDS
-    # shellcheck disable=SC2046 # $f is one word or none
-    if cargo fuzz run "${target_dir[@]}" $f "$t" "corpus/$t" "${seeds[@]}" -- \
+    # shellcheck disable=SC2086 # $f is one word or none
+    if cargo fuzz run "$(target_dir "$t")" $f "$t" "corpus/$t" "${seeds[@]}" -- \
         -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1; then
         result=ok
     else
