@@ -32,8 +32,11 @@ pub mod output_template;
 pub mod rules_load;
 pub mod webhook_body;
 
-/// Every target's name and function, in the order `cargo fuzz list` gives.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target: its name and its function.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target, in the order `cargo fuzz list` gives.
+pub const TARGETS: &[Target] = &[
     ("aws_export", aws_export::run),
     ("checkpoint", checkpoint::run),
     ("condition_parse", condition_parse::run),
