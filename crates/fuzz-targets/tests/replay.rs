@@ -11,8 +11,8 @@ fn inputs(target: &str) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
             continue;
         };
-        for e in entries {
-            let path = e.expect("a readable directory entry").path();
+        for e in entries.flatten() {
+            let path = e.path();
             if path.is_file() {
                 files.push(path);
             }
