@@ -28,6 +28,17 @@ fi
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 
+# The fuzz targets. Their seeds and regression inputs already ran through every target above, as
+# kaudit-fuzz-targets' tests. Here each target also fuzzes for a few seconds under libFuzzer
+# (cargo-fuzz's sanitizer build of fuzz/, its own workspace), except `config`, whose sanitizer
+# build would add the AWS SDK's (minutes on a cold target dir): see fuzz/RUNS.md for its runs.
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "installing cargo-fuzz for the fuzz smoke run" >&2
+    cargo install cargo-fuzz --locked --version '^0.13'
+fi
+mapfile -t fuzz_targets < <(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz list | grep -vx config)
+fuzz/run.sh --smoke 5 "${fuzz_targets[@]}"
+
 # Evaluating rules on bytes needs neither the AWS SDK nor tokio: the engine without its
 # `pipeline` feature (and the root crate without its defaults) builds, and its normal
 # dependency tree has no aws-* or tokio crate.

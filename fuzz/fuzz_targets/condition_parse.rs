@@ -1,17 +1,4 @@
 #![no_main]
-//! Arbitrary text → `parse` (both depth settings) must not panic; errors must render.
-use kaudit_condition::{ParseOptions, parse, parse_with};
-use libfuzzer_sys::fuzz_target;
+//! The `condition_parse` target: [`kaudit_fuzz_targets::condition_parse`] (its invariants are documented there).
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Err(e) = parse(text) {
-        let _ = e.render(text);
-    }
-    if let Ok(ast) = parse_with(text, &ParseOptions::falco_rules()) {
-        let _ = ast.falco_string();
-        let _ = ast.fields();
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kaudit_fuzz_targets::condition_parse::run(data));

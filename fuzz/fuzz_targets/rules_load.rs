@@ -1,25 +1,4 @@
 #![no_main]
-//! Loads arbitrary bytes as a rules file, alone and after the upstream k8s ruleset's first
-//! lines, with the real k8s audit schema. Loading must never panic, and a failed load must
-//! carry at least one error.
+//! The `rules_load` target: [`kaudit_fuzz_targets::rules_load`] (its invariants are documented there).
 
-use kaudit_rules::{LoadOptions, RuleFile, load};
-use kaudit_event::K8sAuditSchema;
-use libfuzzer_sys::fuzz_target;
-
-const BASE: &str = "- list: l\n  items: [a, b]\n- macro: m\n  condition: ka.verb in (l)\n";
-
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data).into_owned();
-    let schema = K8sAuditSchema::new();
-    let opts = LoadOptions::k8s_audit();
-    for files in [
-        vec![RuleFile::new("fuzz.yaml", text.clone())],
-        vec![RuleFile::new("base.yaml", BASE), RuleFile::new("fuzz.yaml", text.clone())],
-    ] {
-        let result = load(&files, &schema, &opts);
-        if result.files.iter().any(|f| !f.successful) {
-            assert!(result.errors().next().is_some());
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kaudit_fuzz_targets::rules_load::run(data));

@@ -159,6 +159,47 @@ pub(crate) fn merge(cli: &Command, args: Vec<OsString>) -> Result<Merged, String
     Ok(Merged { args, outputs })
 }
 
+/// Not part of kaudit's API: what `kaudit watch COMMAND --config FILE` makes of a config file
+/// holding `text`, without reading a file or running anything (for the `config` fuzz target).
+///
+/// The outer error is the file's usage error (`FILE:LINE: …`, as `kaudit` prints it after
+/// `kaudit: `); otherwise the inner result is the parse of the merged command line (clap's
+/// message, e.g. for a required option that neither gives). An unknown `command` is an outer
+/// error without a place.
+///
+/// # Errors
+/// As above.
+#[doc(hidden)]
+pub fn check_config(command: &str, file: &str, text: &str) -> Result<Result<(), String>, String> {
+    use clap::{CommandFactory as _, Parser as _};
+    let root = crate::Cli::command();
+    let leaf = root
+        .find_subcommand("watch")
+        .and_then(|w| w.find_subcommand(command))
+        .ok_or_else(|| format!("no command `watch {command}`"))?;
+    let mut args: Vec<OsString> = ["kaudit", "watch", command, "--config", file]
+        .map(OsString::from)
+        .to_vec();
+    let given = root
+        .clone()
+        .ignore_errors(true)
+        .try_get_matches_from(&args)
+        .map_err(|e| clap_message(&e))?;
+    let given = given
+        .subcommand_matches("watch")
+        .and_then(|w| w.subcommand_matches(command))
+        .ok_or_else(|| format!("no command `watch {command}`"))?;
+    let (items, outputs) = items(&root, leaf, given, file, text)?;
+    let base = kaudit_output::OutputOptions::default();
+    for o in &outputs {
+        let _ = o.options(&base);
+    }
+    args.extend(items);
+    Ok(crate::Cli::try_parse_from(args)
+        .map(|_| ())
+        .map_err(|e| clap_message(&e)))
+}
+
 /// The extra arguments and the configured outputs of config `text` for subcommand `leaf`.
 fn items(
     root: &Command,

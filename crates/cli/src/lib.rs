@@ -60,6 +60,8 @@ use kaudit_rules::Priority;
 use kaudit_rules::{LoadOptions, RuleFile};
 
 mod config;
+#[doc(hidden)]
+pub use config::check_config;
 mod metrics;
 mod webhook;
 

@@ -9,7 +9,8 @@
 //!   condition's escapes);
 //! - the **longest prefix that compiles** is the field: `%ka.verbX` is `ka.verb` then the
 //!   literal `X`;
-//! - `%<digits>field` pads (with spaces) or truncates the rendered value to that many bytes;
+//! - `%<digits>field` pads (with spaces) or truncates the rendered value to that many bytes, at
+//!   most [`MAX_WIDTH`];
 //! - transformer tokens such as `%toupper(ka.user.name)`, applied by the condition's transformer
 //!   table ([`kaudit_condition::apply_transformer`]);
 //! - a `%` at the very end is an error, and there is no escape for a literal `%`.
@@ -25,6 +26,10 @@ use kaudit_condition::syntax::token::{field_arg, field_name_len, identifier_len}
 use kaudit_condition::{
     Event, FieldError, FieldInfo, Schema, Transformer, Value, Values, apply_transformer,
 };
+
+/// The largest `%<digits>` width a template may ask for (64 KiB): a wider one would pad every
+/// alert with that many spaces (a typo of a few digits could exhaust memory).
+pub const MAX_WIDTH: usize = 65_536;
 
 /// What a missing value renders as in text (Falco formats always allow missing values).
 pub const MISSING: &str = "<NA>";
@@ -109,6 +114,16 @@ pub enum FormatError {
         /// The schema's reason.
         reason: String,
     },
+    /// A `%<digits>` width above [`MAX_WIDTH`].
+    #[error(
+        "invalid formatting token at offset {offset}: width {width} is above the maximum of {MAX_WIDTH}"
+    )]
+    WidthTooLarge {
+        /// Offset of the `%`.
+        offset: usize,
+        /// The width as written.
+        width: String,
+    },
     /// A transformer token is malformed (missing `)`, or no field inside).
     #[error("invalid formatting token at offset {offset}: {reason}")]
     BadTransformer {
@@ -128,6 +143,7 @@ impl FormatError {
             | FormatError::InvalidToken { offset, .. }
             | FormatError::UnknownField { offset, .. }
             | FormatError::BadField { offset, .. }
+            | FormatError::WidthTooLarge { offset, .. }
             | FormatError::BadTransformer { offset, .. } => *offset,
         }
     }
@@ -258,6 +274,12 @@ impl<F: Clone> OutputTemplate<F> {
                         text: snippet(&text[pos..]),
                     }
                 })?;
+                if w > MAX_WIDTH {
+                    return Err(FormatError::WidthTooLarge {
+                        offset,
+                        width: text[pos..pos + digits].to_owned(),
+                    });
+                }
                 pos += digits;
                 Some(w)
             } else {

@@ -83,7 +83,7 @@ pub mod webhook;
 /// [`cloudwatch::StartPosition`]'s lookbacks (`30s`, `15m`, `1h30m`).
 #[doc(hidden)]
 pub mod internal {
-    pub use crate::time::{TimeParseError, parse_duration};
+    pub use crate::time::{TimeParseError, format_rfc3339, parse_duration};
 }
 
 /// The payload type of a [`Record`] (re-exported so a source needs no `bytes` dependency of
