@@ -104,7 +104,7 @@ pub(crate) fn parse_rfc3339(input: &str) -> Result<i64, TimeParseError> {
 /// Formats milliseconds since the epoch as RFC 3339 UTC with milliseconds
 /// (`2026-11-27T10:00:00.123Z`). Instants beyond jiff's range (years -9999..=9999) are clamped
 /// to its ends.
-pub(crate) fn format_rfc3339(ms: i64) -> String {
+pub fn format_rfc3339(ms: i64) -> String {
     let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
         jiff::Timestamp::MIN
     } else {
