@@ -15,6 +15,7 @@
 
 use kaudit_condition::Event;
 use kaudit_event::internal::utc_parts;
+use kaudit_rules::internal::write_json_str;
 
 use crate::ruleset::Rule;
 use std::collections::BTreeMap;
@@ -347,34 +348,6 @@ fn shift(ns: u64, offset_secs: i64) -> u64 {
     } else {
         ns.saturating_sub(delta)
     }
-}
-
-/// Appends `s` as a JSON string literal, escaped the way serde_json escapes it.
-fn write_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            push_fmt(out, format_args!("\\u{b:04x}"));
-        } else {
-            out.push_str(esc);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
 }
 
 fn push_fmt(out: &mut String, args: std::fmt::Arguments<'_>) {

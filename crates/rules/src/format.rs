@@ -22,6 +22,7 @@
 
 use std::fmt::Write as _;
 
+use crate::internal::write_json_str;
 use kaudit_condition::syntax::token::{field_arg, field_name_len, identifier_len};
 use kaudit_condition::{
     Event, FieldError, FieldInfo, Schema, Transformer, Value, Values, apply_transformer,
@@ -209,35 +210,6 @@ impl FieldValue {
             }
         }
     }
-}
-
-/// Appends `s` as a JSON string literal, escaped as nlohmann::json does (`"`, `\`, and control
-/// characters; `/` and non-ASCII are kept).
-pub(crate) fn write_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(esc);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
 }
 
 impl<F: Clone> OutputTemplate<F> {

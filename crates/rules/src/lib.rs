@@ -79,6 +79,42 @@ pub mod version;
 #[doc(hidden)]
 pub mod yaml;
 
+/// Helpers shared with kaudit-engine; not part of the API (no semver promise, hidden from the
+/// docs): the JSON string escaper of output templates, which the engine's JSON alert writer
+/// shares.
+#[doc(hidden)]
+pub mod internal {
+    /// Appends `s` as a JSON string literal, escaped as nlohmann::json does (`"`, `\`, and control
+    /// characters; `/` and non-ASCII are kept). serde_json escapes exactly the same set the same
+    /// way, so kaudit-engine's JSON alert writer uses it too.
+    pub fn write_json_str(out: &mut String, s: &str) {
+        out.push('"');
+        let mut start = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let esc: &str = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0x00..=0x1f => "",
+                _ => continue,
+            };
+            out.push_str(&s[start..i]);
+            if esc.is_empty() {
+                let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{b:04x}"));
+            } else {
+                out.push_str(esc);
+            }
+            start = i + 1;
+        }
+        out.push_str(&s[start..]);
+        out.push('"');
+    }
+}
+
 use std::collections::BTreeSet;
 
 use kaudit_condition::{FieldError, Schema};
