@@ -17,18 +17,8 @@ const SAMPLE: &str = concat!(
     "/../../examples/data/sample-audit.jsonl"
 );
 
-fn kaudit(args: &[&str]) -> (ExitCode, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let mut argv = vec!["kaudit"];
-    argv.extend_from_slice(args);
-    let code = kaudit_cli::run_with(argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
+mod common;
+use common::kaudit;
 
 /// A file in a fresh temporary directory (kept alive by the returned guard).
 fn temp_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, String) {

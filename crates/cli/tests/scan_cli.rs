@@ -11,22 +11,8 @@ const SAMPLE: &str = concat!(
     "/../../examples/data/sample-audit.jsonl"
 );
 
-#[expect(
-    clippy::unwrap_used,
-    reason = "test helper: a failure is a test failure"
-)]
-fn kaudit(args: &[&str]) -> (ExitCode, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let mut argv = vec!["kaudit"];
-    argv.extend_from_slice(args);
-    let code = kaudit_cli::run_with(argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
+mod common;
+use common::kaudit;
 
 #[test]
 fn default_rules_on_the_bundled_sample_match_the_golden() {

@@ -10,18 +10,8 @@
 
 use std::process::ExitCode;
 
-fn kaudit(args: &[&str]) -> (ExitCode, String, String) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let mut argv = vec!["kaudit"];
-    argv.extend_from_slice(args);
-    let code = kaudit_cli::run_with(argv, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
+mod common;
+use common::kaudit;
 
 /// `events` generated events (from `seed`) with damaged lines, non-audit JSON and blank lines
 /// mixed in; and how many bad events it holds.
