@@ -115,10 +115,6 @@ impl Checkpoint {
         }
     }
 
-    #[cfg_attr(
-        not(feature = "cloudwatch"),
-        expect(dead_code, reason = "only the CloudWatch source uses it")
-    )]
     pub(crate) fn lazy(identity: Arc<SourceIdentity>, position: Arc<dyn LazyPosition>) -> Self {
         Checkpoint {
             identity,

@@ -315,7 +315,7 @@ impl Source for FileSource {
                 return stream::once(async move { Err(err) }).boxed();
             }
         };
-        let state = Reader {
+        let mut state = Reader {
             config: self.config.clone(),
             identity: self.identity.clone(),
             name: self.name.clone(),
@@ -335,7 +335,9 @@ impl Source for FileSource {
             done: false,
             pending: VecDeque::new(),
             skip_items: 0,
+            stream_name: Arc::from(""),
         };
+        state.stream_name = state.path_str().into();
         stream::unfold(state, |mut st| async move {
             if st.done {
                 return None;
@@ -361,6 +363,25 @@ impl Source for FileSource {
 struct FileId {
     dev: u64,
     ino: u64,
+}
+
+/// A record's resume position: `{"offset", "lines"[, "file": {"dev", "ino"}]}` (the JSON
+/// [`parse_resume`] reads), kept as numbers until a checkpoint is saved.
+#[derive(Debug)]
+struct LinePosition {
+    offset: u64,
+    lines: u64,
+    file: Option<FileId>,
+}
+
+impl crate::checkpoint::LazyPosition for LinePosition {
+    fn to_value(&self) -> serde_json::Value {
+        let mut pos = json!({ "offset": self.offset, "lines": self.lines });
+        if let (Some(id), Some(obj)) = (self.file, pos.as_object_mut()) {
+            obj.insert("file".into(), json!({"dev": id.dev, "ino": id.ino}));
+        }
+        pos
+    }
 }
 
 #[derive(Debug)]
@@ -476,6 +497,8 @@ struct Reader {
     pending: VecDeque<Record>,
     /// Messages of the first container to skip (resuming inside it).
     skip_items: u64,
+    /// [`Reader::path_str`] once, shared by every record's [`RecordMeta::stream`].
+    stream_name: Arc<str>,
 }
 
 const CHUNK: usize = 64 * 1024;
@@ -1062,16 +1085,18 @@ impl Reader {
         count_anomaly(&self.metrics, anomaly.as_ref());
         Metrics::add(&self.metrics.events_read, 1);
         Metrics::add(&self.metrics.events_emitted, 1);
-        let mut pos = json!({ "offset": self.offset, "lines": self.lines });
-        if let (Some(id), Some(obj)) = (self.file_id, pos.as_object_mut()) {
-            obj.insert("file".into(), json!({"dev": id.dev, "ino": id.ino}));
-        }
+        // Built as JSON only when a checkpoint is saved or compared, not per record.
+        let pos = LinePosition {
+            offset: self.offset,
+            lines: self.lines,
+            file: self.file_id,
+        };
         Record {
             payload,
-            checkpoint: Checkpoint::new(self.identity.clone(), pos),
+            checkpoint: Checkpoint::lazy(self.identity.clone(), Arc::new(pos)),
             meta: RecordMeta {
                 source: self.name.clone(),
-                stream: Some(self.path_str().into()),
+                stream: Some(self.stream_name.clone()),
                 offset: Some(start),
                 line: Some(line),
                 anomaly,
@@ -1130,11 +1155,11 @@ fn leading_ws(b: &[u8], at_start: bool) -> usize {
 }
 
 fn count_newlines(b: &[u8]) -> u64 {
-    b.iter().filter(|&&c| c == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', b).count() as u64
 }
 
 fn memchr_newline(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', buf)
 }
 
 /// A line without its surrounding whitespace (and without a byte-order mark `at_start`).
