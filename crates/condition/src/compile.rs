@@ -7,6 +7,10 @@
 //! and never sees a field name again.
 
 use std::collections::HashSet;
+
+/// The literal sets of `in` and `intersects`, hashed with foldhash (fast, with a per-process
+/// random seed) rather than SipHash: only the rules' literals are inserted, events only look up.
+pub(crate) type Set<T> = HashSet<T, foldhash::fast::RandomState>;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -237,8 +241,8 @@ pub(crate) enum Component {
 
 #[derive(Clone, Debug)]
 pub(crate) enum ValueSet {
-    Bytes(HashSet<Vec<u8>>),
-    Num(HashSet<i128>),
+    Bytes(Set<Vec<u8>>),
+    Num(Set<i128>),
     Ip(Vec<IpAddr>),
     Net(Vec<(IpAddr, u8)>),
 }

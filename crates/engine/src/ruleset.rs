@@ -118,7 +118,7 @@ impl Bits {
 struct KeyIndex<F> {
     field: F,
     /// Value → the rules that may match an event with that value.
-    by_value: HashMap<Box<[u8]>, Bits>,
+    by_value: HashMap<Box<[u8]>, Bits, foldhash::fast::RandomState>,
     /// The rules that may match any other value, or a missing one: the ungated rules.
     other: Bits,
 }
@@ -214,7 +214,7 @@ impl<F: Clone> RuleSet<F> {
                     }
                 }
             }
-            let mut by_value = HashMap::new();
+            let mut by_value = HashMap::default();
             for v in values {
                 let mut bits = other.clone();
                 for (i, g) in gates.iter().enumerate() {
