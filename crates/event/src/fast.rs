@@ -112,11 +112,14 @@ impl<'a> P<'a> {
         let mut esc = Esc::None;
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
+        // A local cursor (stored back on the way out): the loops below keep it in a register.
+        let b = self.b;
+        let mut i = self.i;
         loop {
             // Eight bytes at a time while none of them is `"`, `\` or below 0x20 (the
             // "has a byte less than n" word trick; a false alarm only sends the word to the
             // byte loop below).
-            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            while let Some(chunk) = b.get(i..i + 8) {
                 let Ok(word) = <[u8; 8]>::try_from(chunk) else {
                     break;
                 };
@@ -129,31 +132,32 @@ impl<'a> P<'a> {
                 if hit & HIGH != 0 {
                     break;
                 }
-                self.i += 8;
+                i += 8;
             }
-            while let Some(&c) = self.b.get(self.i) {
+            while let Some(&c) = b.get(i) {
                 if STOP[usize::from(c)] {
                     break;
                 }
-                self.i += 1;
+                i += 1;
             }
-            match *self.b.get(self.i)? {
+            match *b.get(i)? {
                 b'"' => {
-                    self.i += 1;
-                    return Some((start, self.i, esc));
+                    i += 1;
+                    self.i = i;
+                    return Some((start, i, esc));
                 }
                 b'\\' => {
-                    match *self.b.get(self.i + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
+                    match *b.get(i + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
                         b'u' => {
-                            let h = self.b.get(self.i + 2..self.i + 6)?;
+                            let h = b.get(i + 2..i + 6)?;
                             let n = h
                                 .iter()
                                 .try_fold(0u32, |acc, &c| Some(acc * 16 + hex(c)?))?;
                             if (0xD800..0xE000).contains(&n) {
                                 esc = Esc::Surrogate;
                             }
-                            self.i += 6;
+                            i += 6;
                         }
                         _ => return None,
                     }

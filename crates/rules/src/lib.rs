@@ -89,9 +89,13 @@ pub mod internal {
     /// way, so kaudit-engine's JSON alert writer uses it too.
     pub fn write_json_str(out: &mut String, s: &str) {
         out.push('"');
+        let b = s.as_bytes();
         let mut start = 0;
-        for (i, b) in s.bytes().enumerate() {
-            let esc: &str = match b {
+        let mut i = 0;
+        loop {
+            i = skip_plain(b, i);
+            let Some(&c) = b.get(i) else { break };
+            let esc: &str = match c {
                 b'"' => "\\\"",
                 b'\\' => "\\\\",
                 b'\n' => "\\n",
@@ -99,19 +103,50 @@ pub mod internal {
                 b'\t' => "\\t",
                 0x08 => "\\b",
                 0x0c => "\\f",
-                0x00..=0x1f => "",
-                _ => continue,
+                _ => "",
             };
             out.push_str(&s[start..i]);
             if esc.is_empty() {
-                let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{b:04x}"));
+                let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{c:04x}"));
             } else {
                 out.push_str(esc);
             }
-            start = i + 1;
+            i += 1;
+            start = i;
         }
         out.push_str(&s[start..]);
         out.push('"');
+    }
+
+    /// The index of the first byte at or after `i` that needs escaping (`"`, `\`, below
+    /// 0x20), or `b.len()`: eight bytes at a time while none of them does (the "has a byte
+    /// less than n" word trick; a false alarm only sends the word to the byte loop).
+    #[inline]
+    fn skip_plain(b: &[u8], mut i: usize) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        while let Some(chunk) = b.get(i..i + 8) {
+            let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                break;
+            };
+            let x = u64::from_le_bytes(word);
+            let q = x ^ (ONES * u64::from(b'"'));
+            let bs = x ^ (ONES * u64::from(b'\\'));
+            let hit = (q.wrapping_sub(ONES) & !q)
+                | (bs.wrapping_sub(ONES) & !bs)
+                | (x.wrapping_sub(ONES * 0x20) & !x);
+            if hit & HIGH != 0 {
+                break;
+            }
+            i += 8;
+        }
+        while let Some(&c) = b.get(i) {
+            if c < 0x20 || c == b'"' || c == b'\\' {
+                break;
+            }
+            i += 1;
+        }
+        i
     }
 }
 
