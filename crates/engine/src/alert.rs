@@ -137,12 +137,31 @@ impl Alert {
         out
     }
 
-    /// Appends Falco's JSON alert (one object, no newline) to `out`.
+    /// Appends Falco's JSON alert (one object, no newline) to `out`: the bytes serde gives,
+    /// written directly (no intermediate string).
     pub fn write_json(&self, out: &mut String) {
-        // Serializing owned strings, maps and integers into a String cannot fail.
-        if let Ok(text) = serde_json::to_string(self) {
-            out.push_str(&text);
+        out.push_str("{\"hostname\":");
+        write_json_str(out, &self.hostname);
+        out.push_str(",\"output\":");
+        write_json_str(out, &self.output);
+        out.push_str(",\"output_fields\":{");
+        for (i, (key, value)) in self.output_fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_json_str(out, key);
+            out.push(':');
+            value.write_json(out);
         }
+        out.push('}');
+        write_json_tail(
+            out,
+            self.priority,
+            &self.rule,
+            &self.source,
+            self.tags.iter().map(String::as_str),
+            self.time_ns,
+        );
     }
 
     /// Appends the alert in `format` as one line, with its `\n`.
@@ -189,8 +208,10 @@ mod time_serde {
 
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 fn rfc3339_utc(ns: u64) -> String {
-    let (y, mo, d, h, m, s, n) = utc_parts(ns);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}Z")
+    let mut out = String::with_capacity(30);
+    push_datetime(&mut out, ns);
+    out.push('Z');
+    out
 }
 
 /// Renders alerts.
@@ -289,26 +310,14 @@ impl AlertRenderer {
         };
         rule.output
             .write_json_fields(event, (time_key, time_ns), out);
-        out.push_str(",\"priority\":");
-        write_json_str(out, rule.priority.as_str());
-        out.push_str(",\"rule\":");
-        write_json_str(out, &rule.name);
-        out.push_str(",\"source\":");
-        write_json_str(out, &rule.source);
-        out.push_str(",\"tags\":[");
-        for (i, t) in rule.tags.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_json_str(out, t);
-        }
-        out.push_str("],\"time\":\"");
-        let (y, mo, d, h, m, s, n) = utc_parts(time_ns);
-        push_fmt(
+        write_json_tail(
             out,
-            format_args!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}Z"),
+            rule.priority,
+            &rule.name,
+            &rule.source,
+            rule.tags.iter().map(String::as_str),
+            time_ns,
         );
-        out.push_str("\"}");
     }
 
     /// Appends the text line (without `\n`).
@@ -324,14 +333,11 @@ impl AlertRenderer {
                 let off = self.time_zone.offset_secs(time_ns);
                 let shifted = shift(time_ns, off);
                 let (_, _, _, h, m, s, n) = utc_parts(shifted);
-                push_fmt(out, format_args!("{h:02}:{m:02}:{s:02}.{n:09}"));
+                push_clock(out, h, m, s, n);
             }
             TimeFormat::Iso8601 => {
-                let (y, mo, d, h, m, s, n) = utc_parts(time_ns);
-                push_fmt(
-                    out,
-                    format_args!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{n:09}+0000"),
-                );
+                push_datetime(out, time_ns);
+                out.push_str("+0000");
             }
         }
         out.push_str(": ");
@@ -339,6 +345,33 @@ impl AlertRenderer {
         out.push(' ');
         rule.output.render_text(event, out);
     }
+}
+
+/// The JSON alert's members after `output_fields`, and its closing brace.
+fn write_json_tail<'t>(
+    out: &mut String,
+    priority: Priority,
+    rule: &str,
+    source: &str,
+    tags: impl Iterator<Item = &'t str>,
+    time_ns: u64,
+) {
+    out.push_str(",\"priority\":");
+    write_json_str(out, priority.as_str());
+    out.push_str(",\"rule\":");
+    write_json_str(out, rule);
+    out.push_str(",\"source\":");
+    write_json_str(out, source);
+    out.push_str(",\"tags\":[");
+    for (i, t) in tags.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_str(out, t);
+    }
+    out.push_str("],\"time\":\"");
+    push_datetime(out, time_ns);
+    out.push_str("Z\"}");
 }
 
 fn shift(ns: u64, offset_secs: i64) -> u64 {
@@ -350,14 +383,73 @@ fn shift(ns: u64, offset_secs: i64) -> u64 {
     }
 }
 
-fn push_fmt(out: &mut String, args: std::fmt::Arguments<'_>) {
-    use std::fmt::Write as _;
-    let _ = out.write_fmt(args);
+/// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn` of `ns` in UTC (the zone suffix is the caller's).
+fn push_datetime(out: &mut String, ns: u64) {
+    let (y, mo, d, h, m, s, n) = utc_parts(ns);
+    push_padded(out, u64::try_from(y).unwrap_or(0), 4);
+    out.push('-');
+    push_padded(out, u64::from(mo), 2);
+    out.push('-');
+    push_padded(out, u64::from(d), 2);
+    out.push('T');
+    push_clock(out, h, m, s, n);
+}
+
+/// `HH:MM:SS.nnnnnnnnn`.
+fn push_clock(out: &mut String, h: u32, m: u32, s: u32, n: u32) {
+    push_padded(out, u64::from(h), 2);
+    out.push(':');
+    push_padded(out, u64::from(m), 2);
+    out.push(':');
+    push_padded(out, u64::from(s), 2);
+    out.push('.');
+    push_padded(out, u64::from(n), 9);
+}
+
+/// `v` in decimal, zero-padded to at least `width` digits (what `{v:0width$}` gives, without
+/// the formatting machinery: alerts print several of these each).
+fn push_padded(out: &mut String, mut v: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &c in &digits[i.min(digits.len().saturating_sub(width))..] {
+        out.push(char::from(c));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pads_numbers_as_format_does() {
+        for (v, width) in [
+            (0, 2),
+            (7, 2),
+            (59, 2),
+            (123, 2),
+            (5, 9),
+            (999_999_999, 9),
+            (2026, 4),
+            (u64::MAX, 4),
+        ] {
+            let mut out = String::new();
+            push_padded(&mut out, v, width);
+            assert_eq!(out, format!("{v:0width$}"));
+        }
+        assert_eq!(
+            rfc3339_utc(1_540_561_114_000_000_001),
+            "2018-10-26T13:38:34.000000001Z"
+        );
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000000000Z");
+    }
 
     #[test]
     fn shifts_by_offsets() {

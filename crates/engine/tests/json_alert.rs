@@ -1,6 +1,7 @@
 //! The JSON alert written straight into a buffer (`AlertRenderer::render` / `write_json`) is
 //! byte for byte the serialized owned `Alert` (`AlertRenderer::alert` + `Alert::to_json`), on
-//! every alert of Falco's rules (all rules enabled, every match) over the sample corpus.
+//! every alert of Falco's rules (all rules enabled, every match) over the sample corpus; and
+//! `Alert::write_json` (a direct writer) is byte for byte what serde gives for the same alert.
 
 use kaudit_engine::alert::{AlertFormat, AlertRenderer, TimeFormat, TimeZone};
 use kaudit_engine::ruleset::{Matching, Rule, RuleSet, Selection};
@@ -59,14 +60,50 @@ fn written_json_alerts_are_the_serialized_alerts() {
                 for r in &renderers {
                     out.clear();
                     r.render(rule, &ev, ev.timestamp_ns(), &mut out);
+                    let alert = r.alert(rule, &ev, ev.timestamp_ns());
                     let mut want = String::new();
-                    r.alert(rule, &ev, ev.timestamp_ns())
-                        .write_line(AlertFormat::Json, &mut want);
+                    alert.write_line(AlertFormat::Json, &mut want);
                     assert_eq!(out, want, "rule {:?} on {line}", rule.name);
+                    let serde = serde_json::to_string(&alert).expect("an alert serializes");
+                    assert_eq!(want, serde + "\n", "rule {:?} on {line}", rule.name);
                     compared += 1;
                 }
             }
         }
     }
     assert!(compared > 1000, "only {compared} alerts compared");
+}
+
+#[test]
+fn an_alert_with_every_kind_of_value_writes_what_serde_gives() {
+    use kaudit_engine::Priority;
+    use kaudit_engine::alert::{Alert, FieldValue};
+    let odd = "q\"b\\s/ \u{0} \u{1f} \t\n\r\u{8}\u{c} \u{7f} \u{2028} é 😀";
+    let alert = Alert {
+        hostname: odd.to_owned(),
+        output: format!("00:00:00.000000000: Critical {odd}"),
+        output_fields: [
+            ("a.missing".to_owned(), FieldValue::Missing),
+            ("b.bool".to_owned(), FieldValue::Bool(false)),
+            ("c.uint".to_owned(), FieldValue::Uint(u64::MAX)),
+            ("d.int".to_owned(), FieldValue::Int(i64::MIN)),
+            (odd.to_owned(), FieldValue::Str(odd.to_owned())),
+            (
+                "f.list".to_owned(),
+                FieldValue::List(vec![odd.to_owned(), String::new()]),
+            ),
+            ("g.empty".to_owned(), FieldValue::List(Vec::new())),
+        ]
+        .into(),
+        priority: Priority::Critical,
+        rule: odd.to_owned(),
+        source: "k8s_audit".to_owned(),
+        tags: vec![odd.to_owned(), "k8s".to_owned()],
+        time_ns: u64::MAX,
+    };
+    let want = serde_json::to_string(&alert).expect("an alert serializes");
+    assert_eq!(alert.to_json(), want);
+    assert!(want.contains(r#""d.int":-9223372036854775808"#), "{want}");
+    let back: Alert = serde_json::from_str(&alert.to_json()).expect("the JSON reads back");
+    assert_eq!(back, alert);
 }
