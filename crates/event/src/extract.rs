@@ -215,7 +215,7 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
             return;
         }
         E::JsonObj => return push(out, Cow::Owned(json::indent(ev.raw_json()))),
-        E::JsonRawTime => return push(out, Cow::Owned(ns.to_string())),
+        E::JsonRawTime => return push(out, Cow::Borrowed(ev.raw_time_text())),
         E::EvtTime => return push(out, Cow::Owned(time::format_time(ns))),
         E::EvtTimeS => return push(out, Cow::Owned(time::format_time_s(ns))),
         E::EvtTimeIso8601 => return push(out, Cow::Owned(time::format_iso8601(ns))),

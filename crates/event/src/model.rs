@@ -498,6 +498,10 @@ pub struct AuditEvent<'a> {
     /// Lazily parsed tree of the whole event (for `jevt.value`).
     #[serde(skip)]
     pub(crate) doc_tree: OnceCell<Option<Node<'a>>>,
+    /// [`AuditEvent::timestamp_ns`] as decimal text, formatted on first use (`jevt.rawtime`,
+    /// which Falco's `k8s_audit_always_true` macro reads on most events): no allocation.
+    #[serde(skip)]
+    pub(crate) raw_time: OnceCell<Decimal>,
     /// Decoded for Falco compat: the trees read strings the way Falco's parser does
     /// ([`Node::parse_falco`]).
     #[serde(skip)]
@@ -509,6 +513,35 @@ pub struct AuditEvent<'a> {
     /// lookups go through the trees, never [`crate::raw`]'s validated-text reading.
     #[serde(skip)]
     pub(crate) loose: bool,
+}
+
+/// A `u64` in decimal, held inline: `digits[start..]`.
+#[derive(Default)]
+pub(crate) struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn new(mut v: u64) -> Decimal {
+        let mut d = Decimal {
+            digits: [b'0'; 20],
+            start: 20,
+        };
+        loop {
+            d.start -= 1;
+            d.digits[d.start] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                return d;
+            }
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // ASCII digits: always UTF-8.
+        std::str::from_utf8(self.digits.get(self.start..).unwrap_or_default()).unwrap_or_default()
+    }
 }
 
 impl fmt::Debug for AuditEvent<'_> {
@@ -539,6 +572,13 @@ impl<'a> AuditEvent<'a> {
     #[must_use]
     pub fn timestamp_ns(&self) -> u64 {
         self.time_ns
+    }
+
+    /// [`AuditEvent::timestamp_ns`] in decimal (`jevt.rawtime`), kept in the event.
+    pub(crate) fn raw_time_text(&self) -> &str {
+        self.raw_time
+            .get_or_init(|| Decimal::new(self.time_ns))
+            .as_str()
     }
 
     /// Parses a part of the event with the string rules it was decoded for.
@@ -598,4 +638,16 @@ pub struct EventList<'a> {
     /// is decoded on its own, with its own error).
     #[serde(borrow, default)]
     pub items: Vec<&'a RawValue>,
+}
+
+#[cfg(test)]
+mod decimal_tests {
+    use super::Decimal;
+
+    #[test]
+    fn decimal_text_is_to_string() {
+        for v in [0, 1, 9, 10, 1_540_561_114_000_000_001, u64::MAX] {
+            assert_eq!(Decimal::new(v).as_str(), v.to_string());
+        }
+    }
 }
