@@ -117,8 +117,9 @@ impl<'a> P<'a> {
         let mut i = self.i;
         loop {
             // Eight bytes at a time while none of them is `"`, `\` or below 0x20 (the
-            // "has a byte less than n" word trick; a false alarm only sends the word to the
-            // byte loop below).
+            // "has a byte less than n" word trick). Its false alarms only ever come after a
+            // real hit (a borrow runs upward from it), so the lowest flagged byte is the first
+            // stop byte of the word.
             while let Some(chunk) = b.get(i..i + 8) {
                 let Ok(word) = <[u8; 8]>::try_from(chunk) else {
                     break;
@@ -126,14 +127,17 @@ impl<'a> P<'a> {
                 let x = u64::from_le_bytes(word);
                 let q = x ^ (ONES * u64::from(b'"'));
                 let bs = x ^ (ONES * u64::from(b'\\'));
-                let hit = (q.wrapping_sub(ONES) & !q)
+                let hit = ((q.wrapping_sub(ONES) & !q)
                     | (bs.wrapping_sub(ONES) & !bs)
-                    | (x.wrapping_sub(ONES * 0x20) & !x);
-                if hit & HIGH != 0 {
+                    | (x.wrapping_sub(ONES * 0x20) & !x))
+                    & HIGH;
+                if hit != 0 {
+                    i += (hit.trailing_zeros() / 8) as usize;
                     break;
                 }
                 i += 8;
             }
+            // The last bytes of the input (fewer than eight); at a stop byte already otherwise.
             while let Some(&c) = b.get(i) {
                 if STOP[usize::from(c)] {
                     break;

@@ -340,3 +340,51 @@ fn json_null_in_extracted_string_fields_is_the_text_null() {
     assert!(ev.impersonated_user.is_none());
     assert!(ev.stage.is_none());
 }
+
+/// The decoder's string scan (eight bytes at a time, then the first stop byte of the word)
+/// reads what serde_json reads, and refuses what it refuses, with each escape and raw control
+/// byte at every position of strings up to 20 bytes long, beside multi-byte characters.
+#[test]
+fn string_scan_agrees_with_serde_at_every_position() {
+    let pieces = [
+        r#"\""#,
+        r"\\",
+        r"\/",
+        r"\n",
+        r"\t",
+        r"\u00e9",
+        r"\ud83d\ude00",
+        "\u{1}",
+        "\u{1f}",
+        "\u{7f}",
+        "é",
+        "\u{80}",
+        "'",
+    ];
+    let opts = kaudit_event::DecodeOptions::default();
+    let mut checked = 0;
+    for len in 0..20 {
+        for pos in 0..=len {
+            for piece in pieces {
+                for filler in ["a", "😀"] {
+                    let mut s = String::new();
+                    for i in 0..len {
+                        s.push_str(if i == pos { piece } else { filler });
+                    }
+                    let line = format!(
+                        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"{s}","stage":"ResponseComplete","verb":"get"}}"#
+                    );
+                    let want: Option<String> = serde_json::from_str::<serde_json::Value>(&line)
+                        .ok()
+                        .and_then(|v| v["auditID"].as_str().map(str::to_owned));
+                    let got = kaudit_event::decode_event(&line, &opts)
+                        .ok()
+                        .map(|ev| ev.audit_id.as_ref().map(|t| t.as_str().to_owned()));
+                    assert_eq!(got, want.map(Some), "{line}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 5_460);
+}

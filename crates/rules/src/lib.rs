@@ -120,7 +120,8 @@ pub mod internal {
 
     /// The index of the first byte at or after `i` that needs escaping (`"`, `\`, below
     /// 0x20), or `b.len()`: eight bytes at a time while none of them does (the "has a byte
-    /// less than n" word trick; a false alarm only sends the word to the byte loop).
+    /// less than n" word trick, whose false alarms only ever come after a real hit, so the
+    /// lowest flagged byte is the first one to escape).
     #[inline]
     fn skip_plain(b: &[u8], mut i: usize) -> usize {
         const ONES: u64 = 0x0101_0101_0101_0101;
@@ -132,11 +133,12 @@ pub mod internal {
             let x = u64::from_le_bytes(word);
             let q = x ^ (ONES * u64::from(b'"'));
             let bs = x ^ (ONES * u64::from(b'\\'));
-            let hit = (q.wrapping_sub(ONES) & !q)
+            let hit = ((q.wrapping_sub(ONES) & !q)
                 | (bs.wrapping_sub(ONES) & !bs)
-                | (x.wrapping_sub(ONES * 0x20) & !x);
-            if hit & HIGH != 0 {
-                break;
+                | (x.wrapping_sub(ONES * 0x20) & !x))
+                & HIGH;
+            if hit != 0 {
+                return i + (hit.trailing_zeros() / 8) as usize;
             }
             i += 8;
         }
