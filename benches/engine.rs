@@ -23,6 +23,12 @@
 
 use std::hint::black_box;
 
+// The allocator the `kaudit` binary uses (src/main.rs), so that `scan/*` measures what users
+// run; the floor (`IgnoredAny`) does not allocate.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kaudit_engine::alert::{AlertFormat, AlertRenderer};
 use kaudit_engine::hot::{Pass, decode_only, ruleset, serde_json_value};

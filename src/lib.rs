@@ -87,6 +87,7 @@
 //! | `cloudwatch` | `source::cloudwatch` | the AWS SDK |
 //! | `webhook` | `source::webhook`, the kube-apiserver audit webhook | hyper (server) |
 //! | `cli` (default) | the `kaudit` binary and `cli`; all of the above | |
+//! | `mimalloc` (default) | the `kaudit` binary allocates with mimalloc (a library user's allocator is never changed) | a C build |
 //!
 //! A library user who only evaluates rules writes
 //! `kaudit = { version = "0.1", default-features = false }`.
