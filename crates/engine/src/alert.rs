@@ -230,7 +230,8 @@ pub struct AlertRenderer {
 impl AlertRenderer {
     /// The alert for `rule` on `event` (time `time_ns`, ns since the epoch).
     pub fn alert<F, E: Event<F>>(&self, rule: &Rule<F>, event: &E, time_ns: u64) -> Alert {
-        let mut output = String::new();
+        // Most lines fit: one allocation instead of a doubling series.
+        let mut output = String::with_capacity(256);
         self.text_line(rule, event, time_ns, &mut output);
         let time_key = match self.time_format {
             TimeFormat::Time => "evt.time",

@@ -376,7 +376,7 @@ impl<F> OutputTemplate<F> {
     /// The values of every token for the JSON `output_fields`, keyed by the token text as
     /// written (width digits excluded), in template order; a repeated token appears once.
     pub fn render_fields<E: Event<F>>(&self, event: &E) -> Vec<(&str, FieldValue)> {
-        let mut out: Vec<(&str, FieldValue)> = Vec::new();
+        let mut out: Vec<(&str, FieldValue)> = Vec::with_capacity(self.tokens().count());
         for tok in self.tokens() {
             if out.iter().any(|(k, _)| *k == tok.key) {
                 continue;
