@@ -95,6 +95,7 @@ mod salvage;
 pub mod sample;
 mod time;
 mod url;
+mod view;
 
 /// Helpers shared with sibling crates and the fuzz targets; not part of the API (no semver
 /// promise, hidden from the docs).
@@ -103,6 +104,7 @@ mod url;
 /// `fuzz/fuzz_targets/decode_event.rs` drives the timestamp and query parsers directly.
 #[doc(hidden)]
 pub mod internal {
+    pub use crate::extract::extract_via_trees;
     pub use crate::time::{parse_rfc3339_ns, utc_parts};
     pub use crate::url::query_param;
 }

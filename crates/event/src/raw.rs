@@ -212,11 +212,16 @@ pub(crate) fn pointer_falco<'a>(
     tokens: &[Box<str>],
     falco: bool,
 ) -> Option<&'a str> {
-    tokens.iter().try_fold(root, |v, t| match first_byte(v)? {
-        b'{' => member(v, t, falco),
-        b'[' => elements(v)?.nth(json::go_atoi_index(t)?),
+    tokens.iter().try_fold(root, |v, t| get_falco(v, t, falco))
+}
+
+/// [`json::get_falco`] on the text `v`: an object member, or on an array a Go `Atoi` index.
+pub(crate) fn get_falco<'a>(v: &'a str, key: &str, falco: bool) -> Option<&'a str> {
+    match first_byte(v)? {
+        b'{' => member(v, key, falco),
+        b'[' => elements(v)?.nth(json::go_atoi_index(key)?),
         _ => None,
-    })
+    }
 }
 
 /// The array elements of `v`, if it is an array.
