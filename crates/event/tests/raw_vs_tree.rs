@@ -127,7 +127,9 @@ fn documents() -> Vec<String> {
     }
     files.sort();
     for f in files {
-        docs.push(std::fs::read_to_string(&f).unwrap());
+        let text =
+            std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("reading {}: {e}", f.display()));
+        docs.push(text);
     }
     docs.extend(MADE.iter().map(|s| s.replace('\n', " ")));
     docs
