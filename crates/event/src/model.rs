@@ -419,7 +419,8 @@ pub struct ResponseStatus<'a> {
 /// One Kubernetes audit event (`audit.k8s.io/v1` `Event`, also accepting the `v1beta1` shape).
 ///
 /// All strings borrow from the input when they contain no escapes; `requestObject` and
-/// `responseObject` stay raw JSON and are parsed into a tree on first use, at most once.
+/// `responseObject` stay raw JSON, read as text by field extraction; they are parsed into a
+/// tree on first use (extraction does so only for a tolerantly decoded event), at most once.
 /// The event also keeps its own raw JSON text ([`AuditEvent::raw_json`]).
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
