@@ -103,7 +103,9 @@ mod view;
 /// promise, hidden from the docs).
 ///
 /// kaudit-engine's alert renderer formats event times with [`utc_parts`](internal::utc_parts);
-/// `fuzz/fuzz_targets/decode_event.rs` drives the timestamp and query parsers directly.
+/// `fuzz/fuzz_targets/decode_event.rs` drives the timestamp and query parsers directly;
+/// `tests/raw_vs_tree.rs` compares [`extract`](crate::extract) with
+/// [`extract_via_trees`](internal::extract_via_trees).
 #[doc(hidden)]
 pub mod internal {
     pub use crate::extract::extract_via_trees;
