@@ -87,7 +87,9 @@ impl<'n, 'e: 'n> JsonView<'n> for &'n Node<'e> {
 }
 
 /// A value of validated JSON text, read with [`crate::raw`]; `falco`: strings unescape the
-/// way [`Node::parse_falco`] reads them.
+/// way [`Node::parse_falco`] reads them. The text starts with the value and may run on past
+/// its end (lookups are open-ended, [`raw::member_open`]: a walk does not skip over the value
+/// it goes into); rendering cuts it ([`raw::exact`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Raw<'n> {
     text: &'n str,
@@ -126,23 +128,19 @@ impl<'n> Iterator for RawElems<'n> {
     }
 }
 
-fn trim(v: &str) -> &str {
-    v.trim_matches([' ', '\t', '\n', '\r'])
-}
-
 impl<'n> JsonView<'n> for Raw<'n> {
     type Elems = RawElems<'n>;
 
     fn member(self, key: &str) -> Option<Self> {
-        raw::member(self.text, key, self.falco).map(|t| self.wrap(t))
+        raw::member_open(self.text, key, self.falco).map(|t| self.wrap(t))
     }
 
     fn get(self, key: &str) -> Option<Self> {
-        raw::get(self.text, key, self.falco).map(|t| self.wrap(t))
+        raw::get_open(self.text, key, self.falco).map(|t| self.wrap(t))
     }
 
     fn get_falco(self, key: &str) -> Option<Self> {
-        raw::get_falco(self.text, key, self.falco).map(|t| self.wrap(t))
+        raw::get_falco_open(self.text, key, self.falco).map(|t| self.wrap(t))
     }
 
     fn elements(self) -> Option<Self::Elems> {
@@ -153,17 +151,17 @@ impl<'n> JsonView<'n> for Raw<'n> {
     }
 
     fn to_falco_string(self) -> Cow<'n, str> {
-        raw::to_falco_string(self.text, self.falco)
+        raw::to_falco_string(raw::exact(self.text), self.falco)
     }
 
     fn as_str(self) -> Option<Cow<'n, str>> {
-        trim(self.text)
-            .starts_with('"')
-            .then(|| raw::to_falco_string(self.text, self.falco))
+        let v = raw::exact(self.text);
+        v.starts_with('"')
+            .then(|| raw::to_falco_string(v, self.falco))
     }
 
     fn is_true(self) -> bool {
-        trim(self.text) == "true"
+        raw::exact(self.text) == "true"
     }
 
     fn for_each_key(self, mut f: impl FnMut(Cow<'n, str>)) -> bool {
