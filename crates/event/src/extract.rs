@@ -288,7 +288,9 @@ fn extract_with<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>,
     let walked = if trees {
         request_walk(|| ev.request_tree(), field, idx, falco, out)
     } else {
-        let text = ev.request_object.map(|r| Raw::new(r.get(), ev.falco));
+        let text = ev
+            .request_object
+            .map(|r| Raw::root(r.get(), ev.falco, &ev.request_spec));
         request_walk(|| text, field, idx, falco, out)
     };
     if walked {

@@ -493,6 +493,11 @@ pub struct AuditEvent<'a> {
     /// Lazily parsed `requestObject` tree (`None` inside: absent or unparsable).
     #[serde(skip)]
     pub(crate) request_tree: OnceCell<Option<Node<'a>>>,
+    /// Where the value of `requestObject.spec` starts in the `requestObject` text (a byte
+    /// offset; `raw::member_open`), found on first use: nearly every `requestObject` walk goes
+    /// through it, and this spares each the skip over `metadata`.
+    #[serde(skip)]
+    pub(crate) request_spec: OnceCell<Option<usize>>,
     /// Lazily parsed `responseObject` tree.
     #[serde(skip)]
     pub(crate) response_tree: OnceCell<Option<Node<'a>>>,

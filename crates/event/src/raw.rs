@@ -221,7 +221,8 @@ pub(crate) fn exact(v: &str) -> &str {
     v.get(i..value_end(b, i)).unwrap_or_default()
 }
 
-fn first_byte(v: &str) -> Option<u8> {
+/// The first byte of `v` after whitespace.
+pub(crate) fn first_byte(v: &str) -> Option<u8> {
     let b = v.as_bytes();
     b.get(ws(b, 0)).copied()
 }

@@ -6,6 +6,7 @@
 //! for value (the `raw` module's contract, checked by `tests/raw_vs_tree.rs` over every field).
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use crate::json::{self, Node};
 use crate::raw;
@@ -94,18 +95,39 @@ impl<'n, 'e: 'n> JsonView<'n> for &'n Node<'e> {
 pub(crate) struct Raw<'n> {
     text: &'n str,
     falco: bool,
+    /// For a root: the cached answer of `member("spec")` (see [`Raw::root`]).
+    spec: Option<&'n OnceCell<Option<usize>>>,
 }
 
 impl<'n> Raw<'n> {
-    /// The value `text` (validated JSON).
-    pub(crate) fn new(text: &'n str, falco: bool) -> Self {
-        Raw { text, falco }
+    /// The root value `text` (validated JSON) whose `spec` member, once looked up, is kept in
+    /// `spec` (the event's cache): the walks of a pod's fields all start there.
+    pub(crate) fn root(text: &'n str, falco: bool, spec: &'n OnceCell<Option<usize>>) -> Self {
+        Raw {
+            text,
+            falco,
+            spec: Some(spec),
+        }
     }
 
     fn wrap(self, text: &'n str) -> Self {
         Raw {
             text,
             falco: self.falco,
+            spec: None,
+        }
+    }
+
+    /// `member_open(key)`, through the cache for a root's `spec`.
+    fn member_text(self, key: &str) -> Option<&'n str> {
+        match self.spec {
+            Some(cell) if key == "spec" => {
+                let at = cell.get_or_init(|| {
+                    raw::member_open(self.text, key, self.falco).map(|v| self.text.len() - v.len())
+                });
+                at.and_then(|at| self.text.get(at..))
+            }
+            _ => raw::member_open(self.text, key, self.falco),
         }
     }
 }
@@ -124,6 +146,7 @@ impl<'n> Iterator for RawElems<'n> {
         self.items.next().map(|text| Raw {
             text,
             falco: self.falco,
+            spec: None,
         })
     }
 }
@@ -132,15 +155,21 @@ impl<'n> JsonView<'n> for Raw<'n> {
     type Elems = RawElems<'n>;
 
     fn member(self, key: &str) -> Option<Self> {
-        raw::member_open(self.text, key, self.falco).map(|t| self.wrap(t))
+        self.member_text(key).map(|t| self.wrap(t))
     }
 
     fn get(self, key: &str) -> Option<Self> {
-        raw::get_open(self.text, key, self.falco).map(|t| self.wrap(t))
+        match raw::first_byte(self.text)? {
+            b'{' => self.member(key),
+            _ => raw::get_open(self.text, key, self.falco).map(|t| self.wrap(t)),
+        }
     }
 
     fn get_falco(self, key: &str) -> Option<Self> {
-        raw::get_falco_open(self.text, key, self.falco).map(|t| self.wrap(t))
+        match raw::first_byte(self.text)? {
+            b'{' => self.member(key),
+            _ => raw::get_falco_open(self.text, key, self.falco).map(|t| self.wrap(t)),
+        }
     }
 
     fn elements(self) -> Option<Self::Elems> {
