@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use kaudit_condition::{Event, Value, Values};
 
 use crate::fields::{Compat, ContainerList, Extractor, Field, FieldArg, PodField};
-use crate::json::{self, Node};
+use crate::json;
 use crate::model::{AuditEvent, Text};
 use crate::raw;
 use crate::time;
+use crate::view::{JsonView, Raw};
 
 fn push<'a>(out: &mut Values<'a>, s: Cow<'a, str>) {
     out.push(Value::Str(s));
@@ -21,28 +22,30 @@ fn push_text<'a>(out: &mut Values<'a>, t: Option<&'a Text<'_>>) {
 }
 
 /// k8saudit's recursive walk (`R`): fans out over arrays met before a key is consumed (or takes
-/// element `idx` of every such array), pushes `None` for a branch lacking the path, and does
-/// not expand an array reached as the final value.
-fn walk<'n, 'a>(
-    v: &'n Node<'a>,
+/// element `idx` of every such array), gives `None` for a branch lacking the path, and does
+/// not expand an array reached as the final value. Calls `f` with every value, in order.
+fn walk<'n, V: JsonView<'n>, F: FnMut(Option<V>)>(
+    v: V,
     path: &[&str],
     idx: Option<usize>,
-    out: &mut Vec<Option<&'n Node<'a>>>,
+    f: &mut F,
 ) {
-    match (path.split_first(), v) {
-        (None, _) => out.push(Some(v)),
-        (Some(_), Node::Arr { items, .. }) => match idx {
-            Some(i) => match items.get(i) {
-                Some(e) => walk(e, path, idx, out),
-                None => out.push(None),
+    let Some((k, rest)) = path.split_first() else {
+        return f(Some(v));
+    };
+    if let Some(mut items) = v.elements() {
+        match idx {
+            Some(i) => match items.nth(i) {
+                Some(e) => walk(e, path, idx, f),
+                None => f(None),
             },
-            None => items.iter().for_each(|e| walk(e, path, idx, out)),
-        },
-        (Some((k, rest)), Node::Obj { .. }) => match v.member(k) {
-            Some(c) => walk(c, rest, idx, out),
-            None => out.push(None),
-        },
-        _ => out.push(None),
+            None => items.for_each(|e| walk(e, path, idx, f)),
+        }
+        return;
+    }
+    match v.member(k) {
+        Some(c) => walk(c, rest, idx, f),
+        None => f(None),
     }
 }
 
@@ -51,79 +54,110 @@ fn walk<'n, 'a>(
 /// placeholder) or, with an index, replaced by its element N, and the key is then read from
 /// that element directly, arrays or not (fastjson's `Get`: an array takes the key as a Go
 /// `Atoi` index, so a nested array has no `image`). An empty key reads the value itself.
-/// `None` is upstream's "not available": the path is missing where no fan-out happened.
-fn gvr<'n, 'a>(
-    root: Option<&'n Node<'a>>,
+///
+/// Calls `f` with every value in order and returns `true`; returns `false` (upstream's "not
+/// available": the path is missing where no fan-out happened, or there is no root) having
+/// called `f` not at all, so callers need no buffer to discard a failed walk.
+fn gvr<'n, V: JsonView<'n>, F: FnMut(Option<V>)>(
+    root: Option<V>,
     path: &[&str],
     idx: Option<usize>,
-) -> Option<Vec<Option<&'n Node<'a>>>> {
-    let mut out = Vec::new();
-    gvr_into(root?, path, idx, &mut out).then_some(out)
+    f: &mut F,
+) -> bool {
+    root.is_some_and(|r| gvr_each(r, path, idx, f))
 }
 
-fn gvr_into<'n, 'a>(
-    mut v: &'n Node<'a>,
+fn gvr_each<'n, V: JsonView<'n>, F: FnMut(Option<V>)>(
+    mut v: V,
     path: &[&str],
     idx: Option<usize>,
-    out: &mut Vec<Option<&'n Node<'a>>>,
+    f: &mut F,
 ) -> bool {
     for (i, k) in path.iter().enumerate() {
-        if let Node::Arr { items, .. } = v {
+        if let Some(mut items) = v.elements() {
             match idx {
                 None => {
                     for e in items {
-                        // A failing element pushes nothing before failing (it fails only
+                        // A failing element calls nothing before failing (it fails only
                         // before it fans out), so its placeholder goes in its place.
-                        if !gvr_into(e, &path[i..], None, out) {
-                            out.push(None);
+                        if !gvr_each(e, &path[i..], None, f) {
+                            f(None);
                         }
                     }
                     return true;
                 }
-                Some(n) => match items.get(n) {
+                Some(n) => match items.nth(n) {
                     Some(e) => v = e,
                     None => return false,
                 },
             }
         }
         if !k.is_empty() {
-            match json::get_falco(v, k) {
+            match v.get_falco(k) {
                 Some(c) => v = c,
                 None => return false,
             }
         }
     }
-    out.push(Some(v));
+    f(Some(v));
     true
 }
 
 /// `R(path)`: our walk ([`walk`]) by default, k8saudit's ([`gvr`]) under compat, where
 /// "not available" is one `None` (Strict and SkipNil treat both alike).
-fn recursive<'n, 'a>(
-    root: Option<&'n Node<'a>>,
+fn recursive<'n, V: JsonView<'n>, F: FnMut(Option<V>)>(
+    root: Option<V>,
     path: &[&str],
     idx: Option<usize>,
     falco: bool,
-) -> Vec<Option<&'n Node<'a>>> {
-    if falco {
-        return gvr(root, path, idx).unwrap_or_else(|| vec![None]);
-    }
-    let mut v = Vec::new();
+    f: &mut F,
+) {
     match root {
-        Some(r) => walk(r, path, idx, &mut v),
-        None => v.push(None),
+        Some(r) if falco => {
+            if !gvr_each(r, path, idx, f) {
+                f(None);
+            }
+        }
+        Some(r) => walk(r, path, idx, f),
+        None => f(None),
     }
-    v
 }
 
-/// `Strict`: any gap makes the whole field missing.
-fn strict<'n, 'a>(vals: Vec<Option<&'n Node<'a>>>) -> Option<Vec<&'n Node<'a>>> {
-    vals.into_iter().collect()
+/// `SkipNil`: calls `f` with the values of `R(path)`, gaps dropped.
+fn skip_nil<'n, V: JsonView<'n>>(
+    root: Option<V>,
+    path: &[&str],
+    idx: Option<usize>,
+    falco: bool,
+    mut f: impl FnMut(V),
+) {
+    recursive(root, path, idx, falco, &mut |v: Option<V>| {
+        if let Some(v) = v {
+            f(v);
+        }
+    });
 }
 
-/// `SkipNil`: gaps are dropped.
-fn skip_nil<'n, 'a>(vals: Vec<Option<&'n Node<'a>>>) -> impl Iterator<Item = &'n Node<'a>> {
-    vals.into_iter().flatten()
+/// `Strict`: pushes `render` of every value of `R(path)`; any gap makes the whole field
+/// missing (what was pushed is taken back).
+fn strict<'a, V: JsonView<'a>>(
+    root: Option<V>,
+    path: &[&str],
+    idx: Option<usize>,
+    falco: bool,
+    out: &mut Values<'a>,
+    render: impl Fn(V) -> Cow<'a, str>,
+) {
+    let start = out.len();
+    let mut gap = false;
+    recursive(root, path, idx, falco, &mut |v: Option<V>| match v {
+        Some(v) if !gap => push(out, render(v)),
+        Some(_) => {}
+        None => gap = true,
+    });
+    if gap {
+        out.truncate(start);
+    }
 }
 
 /// Falco's repository cut: before the first `:`, then before the first `@`.
@@ -166,6 +200,20 @@ impl<'e> Event<Field> for AuditEvent<'e> {
 
 /// Pushes the values of `field` for `ev` onto `out` (see [`Event::extract`]).
 pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) {
+    extract_with(ev, field, out, ev.loose);
+}
+
+/// [`extract`] reading the event through parsed trees wherever it would read validated text
+/// directly (what it does for a tolerantly decoded event), for tests that compare the two
+/// readings; not part of the API.
+#[doc(hidden)]
+pub fn extract_via_trees<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) {
+    extract_with(ev, field, out, true);
+}
+
+/// [`extract`]; `trees`: read `jevt.value` and the `requestObject` walks through the parsed
+/// trees ([`AuditEvent::document_tree`], [`AuditEvent::request_tree`]) instead of the text.
+fn extract_with<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>, trees: bool) {
     use Extractor as E;
     let ns = ev.timestamp_ns();
     match field.extractor {
@@ -174,7 +222,7 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
             let FieldArg::Pointer(p) = &field.arg else {
                 return;
             };
-            if !ev.loose {
+            if !trees {
                 // A top-level string key the model decodes (`kevt` reads `/stage` on every
                 // event): the decoded text is the value the pointer reads (first duplicate,
                 // `null` as "null"; any other type would not have decoded).
@@ -235,8 +283,19 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
     }
     let falco = field.compat == Compat::Falco;
     let idx = index(&field.arg);
-    let req = || ev.request_tree();
-    let req_path = |p: &[&str]| req().and_then(|r| r.path(p));
+    // The walks over `requestObject`: through its text when it is validated JSON (no tree, no
+    // allocation), through its tree for a tolerantly decoded event.
+    let walked = if trees {
+        request_walk(|| ev.request_tree(), field, idx, falco, out)
+    } else {
+        let text = ev
+            .request_object
+            .map(|r| Raw::root(r.get(), ev.falco, &ev.request_spec));
+        request_walk(|| text, field, idx, falco, out)
+    };
+    if walked {
+        return;
+    }
     // String reading of the event's trees; `requestObject` / `responseObject` texts are
     // validated JSON (serde checked them even for a tolerantly decoded event), so paths into
     // them are followed through the text, with no tree.
@@ -273,7 +332,6 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
             }
         }
         E::UserAgent => push_text(out, ev.user_agent.as_ref()),
-        E::SourceIps if falco => rules_key(req(), "sourceIPs", idx, falco, out),
         E::SourceIps => {
             if let Some(ips) = ev.source_ips.as_ref() {
                 match idx {
@@ -323,75 +381,95 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
         E::SubjectHasName => push(out, Cow::Borrowed("true")),
         E::ConfigMapObj => raw_scalar(req_raw(&["data"]), sf, out),
         E::RoleRules => raw_list(req_raw(&["rules"]), sf, out),
-        E::RoleRulesKey(k) => rules_key(req(), k, idx, falco, out),
         E::Request(p) => raw_scalar(req_raw(p), sf, out),
         E::RequestList(p) => raw_list(req_raw(p), sf, out),
-        E::ServicePorts if falco => {
-            for v in skip_nil(recursive(req(), &["spec", "ports"], idx, falco)) {
-                push(out, v.to_falco_string());
-            }
-        }
+        _ => {}
+    }
+}
+
+/// The fields that walk `requestObject` (`req` gives its root, asked for once): pushes their
+/// values and returns `true`, or returns `false` for any other field.
+fn request_walk<'a, V: JsonView<'a>>(
+    req: impl FnOnce() -> Option<V>,
+    field: &Field,
+    idx: Option<usize>,
+    falco: bool,
+    out: &mut Values<'a>,
+) -> bool {
+    use Extractor as E;
+    let at = |r: Option<V>, p: &[&str]| r.and_then(|r| r.path(p));
+    match field.extractor {
+        E::SourceIps if falco => rules_key(req(), "sourceIPs", idx, falco, out),
+        E::RoleRulesKey(k) => rules_key(req(), k, idx, falco, out),
+        E::ServicePorts if falco => skip_nil(req(), &["spec", "ports"], idx, falco, |v| {
+            push(out, v.to_falco_string());
+        }),
         E::ServicePorts => {
-            if let Some(ports) = req_path(&["spec", "ports"]).and_then(Node::as_array) {
+            if let Some(mut ports) = at(req(), &["spec", "ports"]).and_then(V::elements) {
                 match idx {
                     Some(i) => {
-                        if let Some(p) = ports.get(i) {
+                        if let Some(p) = ports.nth(i) {
                             push(out, p.to_falco_string());
                         }
                     }
-                    None => ports.iter().for_each(|p| push(out, p.to_falco_string())),
+                    None => ports.for_each(|p| push(out, p.to_falco_string())),
                 }
             }
         }
-        E::Volumes(path) => {
-            for v in skip_nil(recursive(req(), path, idx, falco)) {
-                push(out, v.to_falco_string());
-            }
-        }
+        E::Volumes(path) => skip_nil(req(), path, idx, falco, |v| push(out, v.to_falco_string())),
         E::VolumeType if falco => {
             // Upstream visits the keys of every walked volume that is an object and skips the
             // others; where it would meet a placeholder (a `requestObject` array whose element
             // lacks `spec.volumes`) it panics, and we skip that too.
-            for v in gvr(req(), &["spec", "volumes", ""], idx)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(Node::Obj { entries, .. }) = v {
-                    for (k, _) in entries {
+            gvr(req(), &["spec", "volumes", ""], idx, &mut |v: Option<V>| {
+                if let Some(v) = v {
+                    v.for_each_key(|k| {
                         if k != "name" {
-                            push(out, Cow::Borrowed(k.as_ref()));
+                            push(out, k);
                         }
-                    }
+                    });
                 }
-            }
+            });
         }
-        E::VolumeType => volume_types(req_path(&["spec", "volumes"]), idx, out),
+        E::VolumeType => volume_types(at(req(), &["spec", "volumes"]), idx, out),
         E::VolumeHostPath if falco => {
-            let Some(vals) = gvr(req(), &["spec", "volumes", "hostPath", "path"], None) else {
-                return;
-            };
-            let hit = host_path_hit(skip_nil(vals), key(&field.arg));
-            push(out, Cow::Borrowed(if hit { "true" } else { "false" }));
+            let arg = key(&field.arg);
+            let mut hit = false;
+            let path = ["spec", "volumes", "hostPath", "path"];
+            if gvr(req(), &path, None, &mut |v: Option<V>| {
+                hit = hit || v.is_some_and(|v| host_path_hit(v, arg));
+            }) {
+                push(out, Cow::Borrowed(if hit { "true" } else { "false" }));
+            }
         }
         E::VolumeHostPath => {
-            if req_path(&["spec", "volumes"])
-                .and_then(Node::as_array)
+            let req = req();
+            if at(req, &["spec", "volumes"])
+                .and_then(V::elements)
                 .is_none()
             {
-                return;
+                return true;
             }
-            let vals = recursive(req(), &["spec", "volumes", "hostPath", "path"], None, false);
-            let hit = host_path_hit(skip_nil(vals), key(&field.arg));
+            let arg = key(&field.arg);
+            let mut hit = false;
+            let path = ["spec", "volumes", "hostPath", "path"];
+            skip_nil(req, &path, None, false, |v| {
+                hit = hit || host_path_hit(v, arg);
+            });
             push(out, Cow::Borrowed(if hit { "true" } else { "false" }));
         }
         E::FirstContainerImage | E::FirstContainerRepository => {
-            let images = strict(recursive(
-                req(),
-                &["spec", "containers", "image"],
-                Some(0),
-                falco,
-            ));
-            if let Some(first) = images.as_ref().and_then(|v| v.first()) {
+            // `Strict` of the walk with index 0, which never fans out: one value or a gap.
+            let mut first = None;
+            let mut gap = false;
+            let path = ["spec", "containers", "image"];
+            recursive(req(), &path, Some(0), falco, &mut |v: Option<V>| match v {
+                Some(v) => {
+                    first = first.or(Some(v));
+                }
+                None => gap = true,
+            });
+            if let Some(first) = first.filter(|_| !gap) {
                 let img = first.to_falco_string();
                 if field.extractor == E::FirstContainerImage {
                     push(out, img);
@@ -402,23 +480,26 @@ pub fn extract<'a>(ev: &'a AuditEvent<'_>, field: &Field, out: &mut Values<'a>) 
         }
         E::AnyContainerPrivileged if falco => {
             let path = ["spec", "containers", "securityContext", "privileged"];
-            if let Some(vals) = gvr(req(), &path, None) {
-                let any = vals.contains(&Some(&Node::Bool(true)));
+            let mut any = false;
+            if gvr(req(), &path, None, &mut |v: Option<V>| {
+                any = any || v.is_some_and(V::is_true);
+            }) {
                 push(out, Cow::Borrowed(if any { "true" } else { "false" }));
             }
         }
         E::AnyContainerPrivileged => {
-            if let Some(cs) = req_path(&["spec", "containers"]).and_then(Node::as_array) {
-                let any = cs.iter().any(|c| {
+            if let Some(mut cs) = at(req(), &["spec", "containers"]).and_then(V::elements) {
+                let any = cs.any(|c| {
                     c.path(&["securityContext", "privileged"])
-                        .is_some_and(|p| *p == Node::Bool(true))
+                        .is_some_and(V::is_true)
                 });
                 push(out, Cow::Borrowed(if any { "true" } else { "false" }));
             }
         }
         E::Pod(cl, pf) => pod(req(), cl, pf, idx, falco, out),
-        _ => {}
+        _ => return false,
     }
+    true
 }
 
 /// The decoded value of a top-level key the model reads as a nullable string (`Some(None)`:
@@ -436,14 +517,12 @@ fn top_level_text<'e, 'a>(ev: &'e AuditEvent<'a>, key: &str) -> Option<Option<&'
 
 /// `ka.req.volume.hostpath`: a path equal to the argument, or starting with it when the
 /// argument ends with `*`.
-fn host_path_hit<'n, 'a: 'n>(mut paths: impl Iterator<Item = &'n Node<'a>>, arg: &str) -> bool {
-    paths.any(|v| {
-        let v = v.to_falco_string();
-        match arg.strip_suffix('*') {
-            Some(prefix) => v.starts_with(prefix),
-            None => v == arg,
-        }
-    })
+fn host_path_hit<'n, V: JsonView<'n>>(path: V, arg: &str) -> bool {
+    let v = path.to_falco_string();
+    match arg.strip_suffix('*') {
+        Some(prefix) => v.starts_with(prefix),
+        None => v == arg,
+    }
 }
 
 fn resp_name<'a>(ev: &'a AuditEvent<'_>, out: &mut Values<'a>) {
@@ -499,43 +578,44 @@ fn raw_subjects<'a>(
 }
 
 /// `R(requestObject.rules.<key>)`: array results flattened, other values ignored.
-fn rules_key<'a>(
-    req: Option<&'a Node<'_>>,
+fn rules_key<'a, V: JsonView<'a>>(
+    req: Option<V>,
     k: &str,
     idx: Option<usize>,
     falco: bool,
     out: &mut Values<'a>,
 ) {
-    for v in skip_nil(recursive(req, &["rules", k], idx, falco)) {
-        if let Some(items) = v.as_array() {
-            items.iter().for_each(|e| push(out, e.to_falco_string()));
+    skip_nil(req, &["rules", k], idx, falco, |v| {
+        if let Some(items) = v.elements() {
+            items.for_each(|e| push(out, e.to_falco_string()));
         }
-    }
+    });
 }
 
-fn volume_types<'a>(n: Option<&'a Node<'_>>, idx: Option<usize>, out: &mut Values<'a>) {
-    let Some(vols) = n.and_then(Node::as_array) else {
+/// `ka.req.pod.volumes.volume_type` (default compat): the keys but `name` of the selected
+/// volumes; missing when one of them is not an object.
+fn volume_types<'a, V: JsonView<'a>>(n: Option<V>, idx: Option<usize>, out: &mut Values<'a>) {
+    let Some(mut vols) = n.and_then(V::elements) else {
         return;
     };
-    let selected: &[Node<'_>] = match idx {
-        Some(i) => match vols.get(i) {
-            Some(v) => std::slice::from_ref(v),
+    let start = out.len();
+    let keys = |v: V, out: &mut Values<'a>| {
+        v.for_each_key(|k| {
+            if k != "name" {
+                push(out, k);
+            }
+        })
+    };
+    let all_objects = match idx {
+        Some(i) => match vols.nth(i) {
+            Some(v) => keys(v, out),
             None => return,
         },
-        None => vols,
+        None => vols.all(|v| keys(v, out)),
     };
-    let mut vals = Values::new();
-    for v in selected {
-        let Node::Obj { entries, .. } = v else {
-            return;
-        };
-        for (k, _) in entries {
-            if k != "name" {
-                vals.push(Value::Str(Cow::Borrowed(k.as_ref())));
-            }
-        }
+    if !all_objects {
+        out.truncate(start);
     }
-    out.extend(vals);
 }
 
 fn repo_of(img: Cow<'_, str>, falco: bool) -> Cow<'_, str> {
@@ -556,44 +636,67 @@ fn repo_of(img: Cow<'_, str>, falco: bool) -> Cow<'_, str> {
     }
 }
 
-/// The containers of a list, or the one selected by the index.
-fn containers<'n, 'a>(
-    req: Option<&'n Node<'a>>,
+/// The containers of a list, or the one selected by the index (`None` when it is absent).
+fn containers<'n, V: JsonView<'n>>(
+    req: Option<V>,
     cl: ContainerList,
     idx: Option<usize>,
-) -> Option<&'n [Node<'a>]> {
-    let all = req?.path(&["spec", cl.key()])?.as_array()?;
-    match idx {
-        Some(i) => all.get(i).map(std::slice::from_ref),
-        None => Some(all),
+) -> Option<impl Iterator<Item = V>> {
+    let all = req?.path(&["spec", cl.key()])?.elements()?;
+    let (skip, take) = match idx {
+        Some(i) => (i, 1),
+        None => (0, usize::MAX),
+    };
+    let mut selected = all.skip(skip).take(take).peekable();
+    if idx.is_some() && selected.peek().is_none() {
+        return None;
     }
+    Some(selected)
+}
+
+/// An array of strings joined with spaces (`command` / `args`); `None` when `v` is not an
+/// array or an element is not a string. Borrowed for zero or one element.
+fn joined<'a, V: JsonView<'a>>(v: V) -> Option<Cow<'a, str>> {
+    let mut items = v.elements()?;
+    let Some(first) = items.next() else {
+        return Some(Cow::Borrowed(""));
+    };
+    let first = first.as_str()?;
+    let mut joined: Option<String> = None;
+    for it in items {
+        let s = it.as_str()?;
+        let j = joined.get_or_insert_with(|| first.to_string());
+        j.push(' ');
+        j.push_str(&s);
+    }
+    Some(joined.map_or(first, Cow::Owned))
 }
 
 /// Upstream's `command` / `args`: every walked value that is present must be an array of
 /// strings (joined with spaces), else the field is missing; placeholders are skipped.
-fn joined_falco<'a>(vals: Option<Vec<Option<&'a Node<'_>>>>, out: &mut Values<'a>) {
-    let mut res = Values::new();
-    for v in vals.into_iter().flatten().flatten() {
-        let Some(items) = v.as_array() else {
-            return;
-        };
-        let mut joined = String::new();
-        for (n, it) in items.iter().enumerate() {
-            let Some(s) = it.as_str() else {
-                return;
-            };
-            if n > 0 {
-                joined.push(' ');
+fn joined_falco<'a, V: JsonView<'a>>(
+    req: Option<V>,
+    path: &[&str],
+    idx: Option<usize>,
+    out: &mut Values<'a>,
+) {
+    let start = out.len();
+    let mut ok = true;
+    gvr(req, path, idx, &mut |v: Option<V>| {
+        if let Some(v) = v.filter(|_| ok) {
+            match joined(v) {
+                Some(s) => push(out, s),
+                None => ok = false,
             }
-            joined.push_str(s);
         }
-        res.push(Value::Str(Cow::Owned(joined)));
+    });
+    if !ok {
+        out.truncate(start);
     }
-    out.extend(res);
 }
 
-fn pod<'a>(
-    req: Option<&'a Node<'_>>,
+fn pod<'a, V: JsonView<'a>>(
+    req: Option<V>,
     cl: ContainerList,
     pf: PodField,
     idx: Option<usize>,
@@ -608,19 +711,14 @@ fn pod<'a>(
             } else {
                 "image"
             };
-            if let Some(vals) = strict(recursive(req, &["spec", key, leaf], idx, falco)) {
-                for v in vals {
-                    let s = v.to_falco_string();
-                    push(
-                        out,
-                        if pf == PodField::ImageRepository {
-                            repo_of(s, falco)
-                        } else {
-                            s
-                        },
-                    );
+            strict(req, &["spec", key, leaf], idx, falco, out, |v| {
+                let s = v.to_falco_string();
+                if pf == PodField::ImageRepository {
+                    repo_of(s, falco)
+                } else {
+                    s
                 }
-            }
+            });
         }
         PodField::Command | PodField::Args => {
             let leaf = if pf == PodField::Command {
@@ -629,57 +727,33 @@ fn pod<'a>(
                 "args"
             };
             if falco {
-                return joined_falco(gvr(req, &["spec", key, leaf], idx), out);
+                return joined_falco(req, &["spec", key, leaf], idx, out);
             }
             let Some(cs) = containers(req, cl, idx) else {
                 return;
             };
-            let mut vals = Values::new();
+            let start = out.len();
             for c in cs {
                 let Some(v) = c.member(leaf) else {
                     continue;
                 };
-                let Some(items) = v.as_array() else {
+                let Some(s) = joined(v) else {
+                    out.truncate(start);
                     return;
                 };
-                let mut joined = String::new();
-                for (n, it) in items.iter().enumerate() {
-                    let Some(s) = it.as_str() else {
-                        return;
-                    };
-                    if n > 0 {
-                        joined.push(' ');
-                    }
-                    joined.push_str(s);
-                }
-                vals.push(Value::Str(Cow::Owned(joined)));
+                push(out, s);
             }
-            out.extend(vals);
         }
         PodField::SecurityContext(k) => {
-            for v in skip_nil(recursive(
-                req,
-                &["spec", key, "securityContext", k],
-                idx,
-                falco,
-            )) {
-                push(out, v.to_falco_string());
-            }
+            let path = ["spec", key, "securityContext", k];
+            skip_nil(req, &path, idx, falco, |v| push(out, v.to_falco_string()));
         }
         PodField::AddCapabilities => {
-            for v in skip_nil(recursive(
-                req,
-                &["spec", key, "securityContext", "capabilities", "add"],
-                idx,
-                falco,
-            )) {
-                match v.as_array() {
-                    Some(items) if !falco => {
-                        items.iter().for_each(|c| push(out, c.to_falco_string()))
-                    }
-                    _ => push(out, v.to_falco_string()),
-                }
-            }
+            let path = ["spec", key, "securityContext", "capabilities", "add"];
+            skip_nil(req, &path, idx, falco, |v| match v.elements() {
+                Some(items) if !falco => items.for_each(|c| push(out, c.to_falco_string())),
+                _ => push(out, v.to_falco_string()),
+            });
         }
         PodField::EffRunAsUser | PodField::EffRunAsGroup => {
             let k = if pf == PodField::EffRunAsUser {
@@ -691,16 +765,16 @@ fn pod<'a>(
                 // Upstream reads `<list>[*].<k>` with its walk: with an index, a container
                 // without a top-level `<k>` makes the walk fail (missing); without one, it is a
                 // placeholder that takes the pod value `spec.<k>`, else "0".
-                let Some(vals) = gvr(req, &["spec", key, k], idx) else {
-                    return;
-                };
                 let pod_level = req.and_then(|r| r.path(&["spec", k]));
-                for v in vals {
-                    match v.or(pod_level) {
+                gvr(
+                    req,
+                    &["spec", key, k],
+                    idx,
+                    &mut |v: Option<V>| match v.or(pod_level) {
                         Some(v) => push(out, v.to_falco_string()),
                         None => push(out, Cow::Borrowed("0")),
-                    }
-                }
+                    },
+                );
                 return;
             }
             let Some(cs) = containers(req, cl, idx) else {
@@ -715,26 +789,23 @@ fn pod<'a>(
             }
         }
         PodField::HostPort if falco => {
-            let Some(vals) = gvr(req, &["spec", key, "ports"], idx) else {
-                return;
-            };
-            for ports in vals.into_iter().flatten() {
-                let Some(ports) = ports.as_array() else {
-                    continue;
+            gvr(req, &["spec", key, "ports"], idx, &mut |v: Option<V>| {
+                let Some(ports) = v.and_then(V::elements) else {
+                    return;
                 };
                 for p in ports {
                     if let Some(v) = p.member("hostPort").or_else(|| p.member("containerPort")) {
                         push(out, v.to_falco_string());
                     }
                 }
-            }
+            });
         }
         PodField::HostPort => {
             let Some(cs) = containers(req, cl, idx) else {
                 return;
             };
             for c in cs {
-                let Some(ports) = c.member("ports").and_then(Node::as_array) else {
+                let Some(ports) = c.member("ports").and_then(V::elements) else {
                     continue;
                 };
                 for p in ports {

@@ -7,9 +7,11 @@
 //! accepted too). It borrows from the input: strings are [`Text`] (a `Cow` newtype, so serde
 //! really borrows when there are no escapes), numbers keep their original text ([`Number`]),
 //! lists and annotations ([`TextList`], [`StrMap`]) keep their validated text and unescape on
-//! demand, and `requestObject` / `responseObject` stay [`RawJson`] text: most fields follow their
-//! path through that text; the pod-spec fields parse it once into a [`json::Node`] tree cached
-//! inside the event. A line is decoded by a one-pass validating reader that allocates nothing,
+//! demand, and `requestObject` / `responseObject` stay [`RawJson`] text: every field follows its
+//! path through that text without a tree (a value is copied only when it has escapes or is
+//! built, like a joined command line); only an event decoded by the tolerant
+//! Falco-compat reading (not valid JSON) is read through a [`json::Node`] tree, parsed once and
+//! cached inside the event. A line is decoded by a one-pass validating reader that allocates nothing,
 //! and by serde (the exact result or error) whenever it is not the common well-formed shape. The event keeps its raw
 //! JSON text ([`AuditEvent::raw_json`]) and its time ([`AuditEvent::timestamp_ns`],
 //! `stageTimestamp` in ns since the epoch).
@@ -95,14 +97,18 @@ mod salvage;
 pub mod sample;
 mod time;
 mod url;
+mod view;
 
 /// Helpers shared with sibling crates and the fuzz targets; not part of the API (no semver
 /// promise, hidden from the docs).
 ///
 /// kaudit-engine's alert renderer formats event times with [`utc_parts`](internal::utc_parts);
-/// `fuzz/fuzz_targets/decode_event.rs` drives the timestamp and query parsers directly.
+/// `fuzz/fuzz_targets/decode_event.rs` drives the timestamp and query parsers directly;
+/// `tests/raw_vs_tree.rs` compares [`extract`](crate::extract) with
+/// [`extract_via_trees`](internal::extract_via_trees).
 #[doc(hidden)]
 pub mod internal {
+    pub use crate::extract::extract_via_trees;
     pub use crate::time::{parse_rfc3339_ns, utc_parts};
     pub use crate::url::query_param;
 }

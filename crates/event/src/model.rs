@@ -419,7 +419,8 @@ pub struct ResponseStatus<'a> {
 /// One Kubernetes audit event (`audit.k8s.io/v1` `Event`, also accepting the `v1beta1` shape).
 ///
 /// All strings borrow from the input when they contain no escapes; `requestObject` and
-/// `responseObject` stay raw JSON and are parsed into a tree on first use, at most once.
+/// `responseObject` stay raw JSON, read as text by field extraction; they are parsed into a
+/// tree on first use (extraction does so only for a tolerantly decoded event), at most once.
 /// The event also keeps its own raw JSON text ([`AuditEvent::raw_json`]).
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -492,6 +493,11 @@ pub struct AuditEvent<'a> {
     /// Lazily parsed `requestObject` tree (`None` inside: absent or unparsable).
     #[serde(skip)]
     pub(crate) request_tree: OnceCell<Option<Node<'a>>>,
+    /// Where the value of `requestObject.spec` starts in the `requestObject` text (a byte
+    /// offset; `raw::member_open`), found on first use: nearly every `requestObject` walk goes
+    /// through it, and this spares each the skip over `metadata`.
+    #[serde(skip)]
+    pub(crate) request_spec: OnceCell<Option<usize>>,
     /// Lazily parsed `responseObject` tree.
     #[serde(skip)]
     pub(crate) response_tree: OnceCell<Option<Node<'a>>>,

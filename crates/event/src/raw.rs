@@ -177,33 +177,79 @@ fn key_is(lit: &str, key: &str, falco: bool) -> bool {
 
 /// The value of the first member `key` of the object `obj`.
 pub(crate) fn member<'a>(obj: &'a str, key: &str, falco: bool) -> Option<&'a str> {
-    members(obj)?
-        .find(|(k, _)| key_is(k, key, falco))
-        .map(|(_, v)| v)
+    member_open(obj, key, falco).map(exact)
 }
 
-fn first_byte(v: &str) -> Option<u8> {
+/// [`member`], open-ended: the text from the value's start to the end of `obj`, so the value
+/// found is not skipped over (a lookup inside it reads only as far as it needs); [`exact`] cuts
+/// it. [`members`] and [`elements`] stop at the end of their object or array, so they take
+/// open-ended text too.
+pub(crate) fn member_open<'a>(obj: &'a str, key: &str, falco: bool) -> Option<&'a str> {
+    let b = obj.as_bytes();
+    let mut i = ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = ws(b, i);
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let kend = string_end(b, i);
+        let mut j = ws(b, kend);
+        if b.get(j) != Some(&b':') {
+            return None;
+        }
+        j = ws(b, j + 1);
+        if key_is(obj.get(i..kend)?, key, falco) {
+            return obj.get(j..);
+        }
+        let next = ws(b, value_end(b, j));
+        if b.get(next) != Some(&b',') {
+            return None;
+        }
+        i = next + 1;
+    }
+}
+
+/// The value at the start of `v` (leading whitespace skipped), without what follows it: the
+/// exact text of an open-ended value ([`member_open`]).
+pub(crate) fn exact(v: &str) -> &str {
+    let b = v.as_bytes();
+    let i = ws(b, 0);
+    v.get(i..value_end(b, i)).unwrap_or_default()
+}
+
+/// The first byte of `v` after whitespace.
+pub(crate) fn first_byte(v: &str) -> Option<u8> {
     let b = v.as_bytes();
     b.get(ws(b, 0)).copied()
 }
 
-/// [`Node::get`](crate::json::Node::get): an object member, or on an array a decimal index.
-pub(crate) fn get<'a>(v: &'a str, key: &str, falco: bool) -> Option<&'a str> {
+/// [`Node::get`](crate::json::Node::get): an object member, or on an array a decimal index;
+/// open-ended (see [`member_open`]).
+pub(crate) fn get_open<'a>(v: &'a str, key: &str, falco: bool) -> Option<&'a str> {
     match first_byte(v)? {
-        b'{' => member(v, key, falco),
+        b'{' => member_open(v, key, falco),
         b'[' => elements(v)?.nth(json::parse_index(key)?),
         _ => None,
     }
 }
 
-/// [`Node::path`](crate::json::Node::path): [`get`] for every key.
+/// [`Node::path`](crate::json::Node::path): [`get_open`] for every key, the end cut.
 pub(crate) fn path<'a>(v: &'a str, keys: &[&str], falco: bool) -> Option<&'a str> {
-    keys.iter().try_fold(v, |v, k| get(v, k, falco))
+    keys.iter()
+        .try_fold(v, |v, k| get_open(v, k, falco))
+        .map(exact)
 }
 
 /// [`json::pointer`] on the text `root`.
 pub(crate) fn pointer<'a>(root: &'a str, tokens: &[Box<str>], falco: bool) -> Option<&'a str> {
-    tokens.iter().try_fold(root, |v, t| get(v, t, falco))
+    tokens
+        .iter()
+        .try_fold(root, |v, t| get_open(v, t, falco))
+        .map(exact)
 }
 
 /// [`json::pointer_falco`] on the text `root`.
@@ -212,11 +258,20 @@ pub(crate) fn pointer_falco<'a>(
     tokens: &[Box<str>],
     falco: bool,
 ) -> Option<&'a str> {
-    tokens.iter().try_fold(root, |v, t| match first_byte(v)? {
-        b'{' => member(v, t, falco),
-        b'[' => elements(v)?.nth(json::go_atoi_index(t)?),
+    tokens
+        .iter()
+        .try_fold(root, |v, t| get_falco_open(v, t, falco))
+        .map(exact)
+}
+
+/// [`json::get_falco`] on the text `v`, open-ended (see [`member_open`]): an object member, or
+/// on an array a Go `Atoi` index.
+pub(crate) fn get_falco_open<'a>(v: &'a str, key: &str, falco: bool) -> Option<&'a str> {
+    match first_byte(v)? {
+        b'{' => member_open(v, key, falco),
+        b'[' => elements(v)?.nth(json::go_atoi_index(key)?),
         _ => None,
-    })
+    }
 }
 
 /// The array elements of `v`, if it is an array.
