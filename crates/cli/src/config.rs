@@ -159,6 +159,20 @@ pub(crate) fn merge(cli: &Command, args: Vec<OsString>) -> Result<Merged, String
     Ok(Merged { args, outputs })
 }
 
+/// The lines of `text` as YAML counts them (a line ends at `\n`, `\r\n` or a lone `\r`), at
+/// least 1.
+fn yaml_lines(text: &str) -> u32 {
+    let b = text.as_bytes();
+    let mut breaks: u32 = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
+            breaks = breaks.saturating_add(1);
+        }
+    }
+    let unterminated = !matches!(b.last(), None | Some(b'\n' | b'\r'));
+    breaks.saturating_add(u32::from(unterminated)).max(1)
+}
+
 /// Not part of kaudit's API: what `kaudit watch COMMAND --config FILE` makes of a config file
 /// holding `text`, without reading a file or running anything (for the `config` fuzz target).
 ///
@@ -208,8 +222,12 @@ fn items(
     file: &str,
     text: &str,
 ) -> Result<(Vec<OsString>, Vec<ConfiguredOutput>), String> {
-    let docs = kaudit_rules::yaml::parse_documents(text)
-        .map_err(|e| format!("{file}:{}: {}", e.pos.line, e.message))?;
+    // An error at the end of the text is placed by the parser on the line after the last one;
+    // name the last line instead, the one a reader can open.
+    let docs = kaudit_rules::yaml::parse_documents(text).map_err(|e| {
+        let line = e.pos.line.min(yaml_lines(text));
+        format!("{file}:{line}: {}", e.message)
+    })?;
     let mut docs = docs.into_iter();
     let doc = docs.next();
     if let Some(extra) = docs.next() {
@@ -685,6 +703,25 @@ mod tests {
             refused(&["cloudwatch", "--config", "/nonexistent/kaudit.yaml"])
                 .starts_with("kaudit: cannot read the config file /nonexistent/kaudit.yaml: ")
         );
+    }
+
+    /// A syntax error at the end of the text names the last line, counted as YAML counts lines
+    /// (the `config` fuzz target found `FILE:5` for a four-line file ending in a lone `\r`).
+    #[test]
+    fn an_error_at_the_end_names_the_last_line() {
+        let msg = |text: &str| check_config("cloudwatch", "k.yaml", text).unwrap_err();
+        assert_eq!(
+            msg("b: ["),
+            "k.yaml:1: while parsing a node, did not find expected node content"
+        );
+        assert_eq!(
+            msg("a: 1\nb: [\n"),
+            "k.yaml:2: while parsing a node, did not find expected node content"
+        );
+        assert_eq!(msg("- a\n---\nb: \r["), "k.yaml:4: simple key expected");
+        assert_eq!(yaml_lines(""), 1);
+        assert_eq!(yaml_lines("a\r\nb\rc\n"), 3);
+        assert_eq!(yaml_lines("a\n\nb"), 3);
     }
 
     fn cloudwatch_args(args: &[&str]) -> (crate::CloudWatchArgs, Vec<ConfiguredOutput>) {

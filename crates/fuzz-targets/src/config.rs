@@ -1,7 +1,8 @@
 //! Arbitrary bytes as the `--config FILE` of `kaudit watch cloudwatch` and `kaudit watch
 //! webhook` (`kaudit_cli::check_config`: YAML, keys, each value through its flag's parser,
 //! output mappings, then the merged command line). Nothing may panic, and every error in the
-//! file names it and a line of it: `FILE:LINE: …` with LINE within the text.
+//! file names it and a line of it: `FILE:LINE: …` with LINE within the text (an error at the
+//! end of the text names its last line).
 
 const FILE: &str = "kaudit.yaml";
 
@@ -14,7 +15,13 @@ pub fn run(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let lines = text.lines().count().max(1) + 1;
+    // Lines as YAML counts them: `\r\n`, `\n` and a lone `\r` each end one.
+    let lines = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .lines()
+        .count()
+        .max(1);
     for command in ["cloudwatch", "webhook"] {
         let Err(msg) = kaudit_cli::check_config(command, FILE, text) else {
             continue;
