@@ -159,6 +159,19 @@ pub(crate) fn merge(cli: &Command, args: Vec<OsString>) -> Result<Merged, String
     Ok(Merged { args, outputs })
 }
 
+/// Lowers every line of `node` and its children past `last` to `last`.
+fn clamp_lines(node: &mut Node, last: u32) {
+    node.pos.line = node.pos.line.min(last);
+    match &mut node.kind {
+        NodeKind::Seq(items) => items.iter_mut().for_each(|n| clamp_lines(n, last)),
+        NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            clamp_lines(k, last);
+            clamp_lines(v, last);
+        }),
+        NodeKind::Null | NodeKind::Scalar(_) => {}
+    }
+}
+
 /// The lines of `text` as YAML counts them (a line ends at `\n`, `\r\n` or a lone `\r`), at
 /// least 1.
 fn yaml_lines(text: &str) -> u32 {
@@ -222,12 +235,14 @@ fn items(
     file: &str,
     text: &str,
 ) -> Result<(Vec<OsString>, Vec<ConfiguredOutput>), String> {
-    // An error at the end of the text is placed by the parser on the line after the last one;
-    // name the last line instead, the one a reader can open.
-    let docs = kaudit_rules::yaml::parse_documents(text).map_err(|e| {
-        let line = e.pos.line.min(yaml_lines(text));
+    // The parser places an error, or an empty node, at the end of the text on the line after
+    // the last one; errors name the last line instead, the one a reader can open.
+    let last = yaml_lines(text);
+    let mut docs = kaudit_rules::yaml::parse_documents(text).map_err(|e| {
+        let line = e.pos.line.min(last);
         format!("{file}:{line}: {}", e.message)
     })?;
+    docs.iter_mut().for_each(|d| clamp_lines(d, last));
     let mut docs = docs.into_iter();
     let doc = docs.next();
     if let Some(extra) = docs.next() {
@@ -719,6 +734,15 @@ mod tests {
             "k.yaml:2: while parsing a node, did not find expected node content"
         );
         assert_eq!(msg("- a\n---\nb: \r["), "k.yaml:4: simple key expected");
+        // An empty second document sits at the end (the second input the target found).
+        assert_eq!(
+            msg("-2a\n---"),
+            "k.yaml:2: a config file is one YAML document"
+        );
+        assert_eq!(
+            msg("log_group: g\npoll_interval:"),
+            "k.yaml:2: poll_interval: expected a single value, found nothing"
+        );
         assert_eq!(yaml_lines(""), 1);
         assert_eq!(yaml_lines("a\r\nb\rc\n"), 3);
         assert_eq!(yaml_lines("a\n\nb"), 3);
