@@ -6,7 +6,7 @@
 //! reading (duplicate and escaped keys, whitespace, nested arrays, odd types), and the
 //! upstream trace files when ../shared is present.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kaudit_condition::{Schema, Values};
 use kaudit_event::internal::extract_via_trees;
@@ -91,20 +91,6 @@ const MADE: &[&str] = &[
     r#"{"kind":"Event","auditID":"m6","verb":"update","requestObject":"text"}"#,
 ];
 
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            json_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "json") {
-            out.push(p);
-        }
-    }
-}
-
 /// The documents to read: sample lines, tests/data, [`MADE`], and upstream traces if present.
 fn documents() -> Vec<String> {
     let mut docs: Vec<String> =
@@ -114,21 +100,14 @@ fn documents() -> Vec<String> {
             .map(str::to_owned)
             .collect();
     let mut files = Vec::new();
-    json_files(
+    kaudit_testdata::json_files(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"),
         &mut files,
     );
-    if kaudit_testdata::shared("upstream", module_path!()).is_some() {
-        let up = PathBuf::from(kaudit_testdata::upstream_path());
-        for sub in [
-            "falco-k8s-audit-tests/trace_files",
-            "falco-psp-traces",
-            "falcosecurity-testing-k8saudit",
-        ] {
-            json_files(&up.join(sub), &mut files);
-        }
-    }
     files.sort();
+    if kaudit_testdata::shared("upstream", module_path!()).is_some() {
+        files.extend(kaudit_testdata::upstream_traces());
+    }
     for f in files {
         let text =
             std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("reading {}: {e}", f.display()));

@@ -1,43 +1,11 @@
 //! Every upstream trace file decodes (except the one deliberately broken input).
 
-use std::path::{Path, PathBuf};
-
 use kaudit_event::{DecodeErrorKind, DecodeOptions, decode_document};
-
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            json_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "json") {
-            out.push(p);
-        }
-    }
-}
-
-fn all_traces() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for sub in [
-        "falco-k8s-audit-tests/trace_files",
-        "falco-psp-traces",
-        "falcosecurity-testing-k8saudit",
-    ] {
-        json_files(
-            &Path::new(&kaudit_testdata::upstream_path()).join(sub),
-            &mut v,
-        );
-    }
-    v.sort();
-    v
-}
 
 #[test]
 fn every_upstream_trace_decodes() {
     kaudit_testdata::require_shared!("upstream");
-    let files = all_traces();
+    let files = kaudit_testdata::upstream_traces();
     assert_eq!(files.len(), 79, "trace file count changed");
     let mut events = 0;
     let mut framings = std::collections::BTreeMap::new();

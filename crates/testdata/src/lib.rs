@@ -54,6 +54,39 @@ pub fn upstream_path() -> String {
     dir.join("upstream").display().to_string()
 }
 
+/// Appends the `.json` files under `dir`, at any depth, to `out` (nothing when `dir` does not
+/// exist).
+pub fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            json_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+}
+
+/// The upstream audit trace files (Falco's k8s-audit tests, the PSP traces and
+/// falcosecurity/testing's k8saudit cases), sorted; empty without the reference data.
+#[must_use]
+pub fn upstream_traces() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    let up = PathBuf::from(upstream_path());
+    for sub in [
+        "falco-k8s-audit-tests/trace_files",
+        "falco-psp-traces",
+        "falcosecurity-testing-k8saudit",
+    ] {
+        json_files(&up.join(sub), &mut v);
+    }
+    v.sort();
+    v
+}
+
 /// Returns from the calling test, after a loud `SKIPPED` notice, when `rel` is not in the
 /// reference data directory (see [`shared`]).
 #[macro_export]
