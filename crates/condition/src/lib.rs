@@ -87,6 +87,49 @@ pub mod render;
 pub mod schema;
 pub mod syntax;
 
+/// Helpers shared with the crates above; not part of the API (no semver promise, hidden from
+/// the docs).
+#[doc(hidden)]
+pub mod internal {
+    /// The index of the first byte at or after `i` that cannot stand as it is inside a JSON
+    /// string (`"`, `\`, below 0x20), or `b.len()`. kaudit-event's decoder scans string
+    /// literals with it and kaudit-rules' escaper finds what to escape.
+    ///
+    /// Eight bytes at a time while none of them is such a byte (the "has a byte less than n"
+    /// word trick); its false alarms only ever come after a real hit (a borrow runs upward
+    /// from it), so the lowest flagged byte of a word is the first one.
+    #[inline]
+    #[must_use]
+    pub fn json_plain_end(b: &[u8], mut i: usize) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        while let Some(chunk) = b.get(i..i + 8) {
+            let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                break;
+            };
+            let x = u64::from_le_bytes(word);
+            let q = x ^ (ONES * u64::from(b'"'));
+            let bs = x ^ (ONES * u64::from(b'\\'));
+            let hit = ((q.wrapping_sub(ONES) & !q)
+                | (bs.wrapping_sub(ONES) & !bs)
+                | (x.wrapping_sub(ONES * 0x20) & !x))
+                & HIGH;
+            if hit != 0 {
+                return i + (hit.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        // The last bytes (fewer than eight).
+        while let Some(&c) = b.get(i) {
+            if c < 0x20 || c == b'"' || c == b'\\' {
+                break;
+            }
+            i += 1;
+        }
+        i
+    }
+}
+
 pub use compile::{CompileError, CompileErrorKind, Program, compile, operator_allowed};
 pub use eval::apply_transformer;
 pub use expand::{

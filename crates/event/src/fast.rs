@@ -32,19 +32,6 @@ enum Esc {
     Surrogate,
 }
 
-/// Bytes that end a run of plain string characters: `"`, `\` and control characters.
-static STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        t[c] = true;
-        c += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
 struct P<'a> {
     s: &'a str,
     b: &'a [u8],
@@ -110,40 +97,11 @@ impl<'a> P<'a> {
         let start = self.i;
         self.eat(b'"')?;
         let mut esc = Esc::None;
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
         // A local cursor (stored back on the way out): the loops below keep it in a register.
         let b = self.b;
         let mut i = self.i;
         loop {
-            // Eight bytes at a time while none of them is `"`, `\` or below 0x20 (the
-            // "has a byte less than n" word trick). Its false alarms only ever come after a
-            // real hit (a borrow runs upward from it), so the lowest flagged byte is the first
-            // stop byte of the word.
-            while let Some(chunk) = b.get(i..i + 8) {
-                let Ok(word) = <[u8; 8]>::try_from(chunk) else {
-                    break;
-                };
-                let x = u64::from_le_bytes(word);
-                let q = x ^ (ONES * u64::from(b'"'));
-                let bs = x ^ (ONES * u64::from(b'\\'));
-                let hit = ((q.wrapping_sub(ONES) & !q)
-                    | (bs.wrapping_sub(ONES) & !bs)
-                    | (x.wrapping_sub(ONES * 0x20) & !x))
-                    & HIGH;
-                if hit != 0 {
-                    i += (hit.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
-            // The last bytes of the input (fewer than eight); at a stop byte already otherwise.
-            while let Some(&c) = b.get(i) {
-                if STOP[usize::from(c)] {
-                    break;
-                }
-                i += 1;
-            }
+            i = kaudit_condition::internal::json_plain_end(b, i);
             match *b.get(i)? {
                 b'"' => {
                     i += 1;

@@ -93,7 +93,7 @@ pub mod internal {
         let mut start = 0;
         let mut i = 0;
         loop {
-            i = skip_plain(b, i);
+            i = kaudit_condition::internal::json_plain_end(b, i);
             let Some(&c) = b.get(i) else { break };
             let esc: &str = match c {
                 b'"' => "\\\"",
@@ -116,39 +116,6 @@ pub mod internal {
         }
         out.push_str(&s[start..]);
         out.push('"');
-    }
-
-    /// The index of the first byte at or after `i` that needs escaping (`"`, `\`, below
-    /// 0x20), or `b.len()`: eight bytes at a time while none of them does (the "has a byte
-    /// less than n" word trick, whose false alarms only ever come after a real hit, so the
-    /// lowest flagged byte is the first one to escape).
-    #[inline]
-    fn skip_plain(b: &[u8], mut i: usize) -> usize {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
-        while let Some(chunk) = b.get(i..i + 8) {
-            let Ok(word) = <[u8; 8]>::try_from(chunk) else {
-                break;
-            };
-            let x = u64::from_le_bytes(word);
-            let q = x ^ (ONES * u64::from(b'"'));
-            let bs = x ^ (ONES * u64::from(b'\\'));
-            let hit = ((q.wrapping_sub(ONES) & !q)
-                | (bs.wrapping_sub(ONES) & !bs)
-                | (x.wrapping_sub(ONES * 0x20) & !x))
-                & HIGH;
-            if hit != 0 {
-                return i + (hit.trailing_zeros() / 8) as usize;
-            }
-            i += 8;
-        }
-        while let Some(&c) = b.get(i) {
-            if c < 0x20 || c == b'"' || c == b'\\' {
-                break;
-            }
-            i += 1;
-        }
-        i
     }
 }
 
